@@ -1,0 +1,245 @@
+"""Text normalisation shared by the taxonomy and the rule language.
+
+A word's *norm* is what matching compares: lower case, British spelling mapped to
+American (defence/defense, -our/-or, -ise/-ize, -tre/-ter), then the Snowball English
+stem, so inflections meet (missiles/missile, paused/pause). Hyphenated compounds are
+kept as their parts *and* offered joined (``cease-fire`` also reads ``ceasefire``), so a
+pattern matches every hyphen and spacing variant. Positions count words only:
+punctuation and possessive ``'s`` take no position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+_STEMMER = Stemmer.Stemmer("english")
+
+_SPELLINGS = {
+    "defence": "defense",
+    "offence": "offense",
+    "licence": "license",
+    "pretence": "pretense",
+    "defences": "defenses",
+    "offences": "offenses",
+    "licences": "licenses",
+    "pretences": "pretenses",
+    "programme": "program",
+    "programmes": "programs",
+    "manoeuvre": "maneuver",
+    "manoeuvres": "maneuvers",
+    "grey": "gray",
+    "aeroplane": "airplane",
+    "aeroplanes": "airplanes",
+    "tyre": "tire",
+    "tyres": "tires",
+    "sceptic": "skeptic",
+    "sceptical": "skeptical",
+    "mould": "mold",
+    "plough": "plow",
+    "storey": "story",
+    "cheque": "check",
+    "kerb": "curb",
+    "jewellery": "jewelry",
+    "ageing": "aging",
+    "judgement": "judgment",
+    "enrol": "enroll",
+    "fulfil": "fulfill",
+    "artefact": "artifact",
+    "draught": "draft",
+    "pyjamas": "pajamas",
+}
+_TRE = ("centre", "theatre", "metre", "litre", "fibre", "calibre", "sabre", "spectre", "lustre")
+# -ise words that are not the British form of an -ize word.
+_ISE_KEEP = frozenset(
+    (
+        "advertis",
+        "apprais",
+        "arise",
+        "chastis",
+        "circumcis",
+        "compris",
+        "compromis",
+        "concis",
+        "demis",
+        "despis",
+        "devis",
+        "disguis",
+        "enterpris",
+        "excis",
+        "exercis",
+        "expertis",
+        "franchis",
+        "improvis",
+        "incis",
+        "merchandis",
+        "noise",
+        "otherwis",
+        "pois",
+        "practis",
+        "praise",
+        "precis",
+        "premis",
+        "promis",
+        "rais",
+        "reprise",
+        "revis",
+        "supervis",
+        "surmis",
+        "surpris",
+        "televis",
+        "treatis",
+        "wise",
+        "cruis",
+        "bruis",
+        "premise",
+        "paradis",
+        "anis",
+    )
+)
+_OUR_KEEP = frozenset(["devour", "detour", "contour", "paramour", "troubadour", "velour"])
+_ISE = re.compile(r"^(?P<root>[a-z]{3,}?)is(?P<tail>e|ed|es|ing|er|ers|ation|ations|ational)$")
+_YSE = re.compile(r"^(?P<root>[a-z]+)lys(?P<tail>e|ed|es|ing)$")
+_OUR = re.compile(r"^(?P<root>[a-z]{3,})our(?P<tail>|s|ed|ing|ite|ites|able|ful|less)$")
+_HYPHENS = frozenset("-‐‑‒–")  # hyphen-minus, hyphen, non-breaking hyphen, figure, en dash
+_APOSTROPHE_S = frozenset({"'s", "’s", "'", "’"})
+
+
+def americanize(word: str) -> str:
+    """Map a lower-case British spelling to its American form; other words pass through."""
+    if word in _SPELLINGS:
+        return _SPELLINGS[word]
+    for tre in _TRE:
+        if word.startswith(tre):
+            return tre[:-2] + "er" + word[len(tre) :]
+    if match := _ISE.match(word):
+        root = match["root"]
+        if not any((root + "is").startswith(keep) or root.endswith(keep) for keep in _ISE_KEEP):
+            return f"{root}iz{match['tail']}"
+    if match := _YSE.match(word):
+        return f"{match['root']}lyz{match['tail']}"
+    if (match := _OUR.match(word)) and f"{match['root']}our" not in _OUR_KEEP:
+        return f"{match['root']}or{match['tail']}"
+    return word
+
+
+@lru_cache(maxsize=262_144)
+def norm(word: str) -> str:
+    """The matching form of one word: lower case, American spelling, English stem."""
+    lowered = word.lower().replace("’", "'").replace(".", "")
+    stem: str = _STEMMER.stemWord(americanize(lowered))
+    return stem
+
+
+def norms(words: Iterable[str]) -> tuple[str, ...]:
+    """Norms of several words."""
+    return tuple(norm(word) for word in words)
+
+
+_WORD = re.compile(r"[^\W_]+(?:['’.][^\W_]+)*\.?", re.UNICODE)
+
+
+def pattern_words(phrase: str) -> tuple[str, ...]:
+    """Split a pattern phrase into words the way text is split (hyphens separate words)."""
+    return tuple(m.group(0) for m in _WORD.finditer(phrase))
+
+
+def pattern_variants(phrase: str) -> tuple[tuple[str, ...], ...]:
+    """Every token sequence of norms that should match ``phrase``.
+
+    ``"air defence"`` gives ``(air, defens)`` and the joined ``(airdefens,)``;
+    a single word gives itself. Empty phrases give nothing.
+    """
+    words = pattern_words(phrase)
+    if not words:
+        return ()
+    split = norms(words)
+    if len(words) == 1 or len(words) > 4:
+        return (split,)
+    joined = (norm("".join(words)),)
+    return (split, joined) if joined != split else (split,)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One text field split into words, as parallel tuples indexed by word position.
+
+    ``starts``/``ends`` are character offsets into ``text``. ``compounds`` lists the
+    hyphenated compounds joined, each as ``(norm, first_position, last_position)``.
+    """
+
+    name: str
+    text: str
+    norms: tuple[str, ...]
+    lowers: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    compounds: tuple[tuple[str, int, int], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.norms)
+
+    def snippet(self, start: int, end: int, width: int = 60) -> str:
+        """The text around characters ``start:end``, cut at word boundaries, one line."""
+        left = max(0, start - width)
+        right = min(len(self.text), end + width)
+        if left > 0 and (space := self.text.find(" ", left, start)) != -1:
+            left = space + 1
+        if right < len(self.text) and (space := self.text.rfind(" ", end, right)) != -1:
+            right = space
+        core = " ".join(self.text[left:right].split())
+        return ("…" if left > 0 else "") + core + ("…" if right < len(self.text) else "")
+
+
+def build_field(name: str, text: str, tokens: Sequence[tuple[str, int, bool]]) -> Field:
+    """Make a Field from tokens given as ``(text, char_offset, followed_by_space)``.
+
+    Punctuation and possessives are dropped; hyphens between two words with no space
+    around them join those words into a compound.
+    """
+    # The hot loop of tagging: locals only, and a compound is tracked as the index of
+    # its first word (``run``) instead of a list of parts.
+    surfaces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    compounds: list[tuple[str, int, int]] = []
+    run = 0  # first word of the compound being built; == len(surfaces) when none
+    joinable = False  # the previous token was a hyphen glued to a word on its left
+    for surface, offset, spaced in tokens:
+        if surface in _HYPHENS:
+            joinable = run < len(surfaces) and not spaced and ends[-1] == offset
+            continue
+        if not _is_word(surface):
+            run = _close_compound(surfaces, run, compounds)
+            joinable = False
+            continue
+        if not (joinable and ends and ends[-1] + 1 == offset):
+            run = _close_compound(surfaces, run, compounds)
+        joinable = False
+        surfaces.append(surface)
+        starts.append(offset)
+        ends.append(offset + len(surface))
+        if spaced:
+            run = _close_compound(surfaces, run, compounds)
+    _close_compound(surfaces, run, compounds)
+    lowers = tuple(surface.lower() for surface in surfaces)
+    return Field(
+        name, text, tuple(map(norm, lowers)), lowers, tuple(starts), tuple(ends), tuple(compounds)
+    )
+
+
+def _close_compound(surfaces: list[str], run: int, compounds: list[tuple[str, int, int]]) -> int:
+    """Record the words from ``run`` on as a compound if there are several; the next run."""
+    count = len(surfaces)
+    if count - run > 1:
+        compounds.append((norm("".join(surfaces[run:])), run, count - 1))
+    return count
+
+
+@lru_cache(maxsize=65_536)
+def _is_word(surface: str) -> bool:
+    return surface not in _APOSTROPHE_S and any(ch.isalnum() for ch in surface)
