@@ -1,0 +1,236 @@
+"""Watch-rule files: ``parse_rules(text, path, known_topics) -> RuleSet``.
+
+A rule file lists watchlists, each with rules (README "Writing rules")::
+
+    watchlists:
+      - name: ukraine-air-defence      # lowercase letters, digits, '-', '.'
+        route: alerts.air-defence      # optional; default alerts.<name>
+        rules:
+          - id: us-air-defence-pause   # unique across the file
+            name: US pauses air defence shipments   # optional; default the id
+            query: '"air defence" AND (pause OR halt*) AND Pentagon'
+            severity: high             # critical | high | medium (default) | low | info
+            topics: [air_defence]      # optional: the article must carry all of them
+            enabled: true              # optional
+            must_match: ["The Pentagon paused shipments of air-defence missiles."]
+            must_not_match: ["Air defence drills were held in Texas."]
+
+Everything is validated before a rule set is returned; a refused file raises
+:class:`~monitor.errors.RuleError` with file, line and column (for a query error, the
+column of the offending character). Examples are checked against the query alone
+(``topics:`` is ignored) with the blank spaCy pipeline; an example is the body of an
+article, or a mapping with ``title``, ``body`` and ``source``. In examples, ``topic:``
+and ``entity:`` atoms are always false: examples are not tagged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import Location, RuleError
+from monitor.query_ast import Node, topics_of
+from monitor.query_parser import QueryError, parse_query
+from monitor.rule_examples import Example, examples_of, failing_examples
+from monitor.rule_fields import fail, items, known_keys, mapping, string
+from monitor.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet
+from monitor.yamlfile import Located, load_yaml, load_yaml_file
+
+__all__ = [
+    "DEFAULT_WATCHLISTS",
+    "SEVERITIES",
+    "Rule",
+    "RuleMatch",
+    "RuleSet",
+    "load_rules",
+    "parse_rules",
+]
+
+DEFAULT_WATCHLISTS = Path(__file__).parent / "data" / "watchlists.yaml"
+DEFAULT_SEVERITY = "medium"
+_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
+_ROUTE = re.compile(re.escape(ROUTE_PREFIX) + r"[A-Za-z0-9._-]+")
+_RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_WATCHLIST_KEYS = frozenset({"name", "route", "rules", "description"})
+_RULE_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "query",
+        "severity",
+        "topics",
+        "enabled",
+        "description",
+        "must_match",
+        "must_not_match",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    rule: Rule
+    query: Node
+    enabled: bool
+    examples: tuple[Example, ...]
+    id_where: Location
+    id_line: str
+
+
+def load_rules(path: Path, known_topics: Collection[str]) -> RuleSet:
+    """Read, parse and validate a rule file."""
+    data = load_yaml_file(path, RuleError)
+    return _rule_set(data, path.read_text(encoding="utf-8"), str(path), known_topics)
+
+
+def parse_rules(text: str, path: str, known_topics: Collection[str]) -> RuleSet:
+    """Parse and validate rule-file text; ``path`` names it in errors."""
+    return _rule_set(load_yaml(text, path, RuleError), text, path, known_topics)
+
+
+def _rule_set(data: Any, text: str, path: str, known: Collection[str]) -> RuleSet:
+    if not isinstance(data, Located) or "watchlists" not in data:
+        raise RuleError(Location(path, 1, 1), "a rule file is a mapping with 'watchlists'")
+    known_keys(data, frozenset({"watchlists"}), None)
+    watchlists = items(data, "watchlists", None)
+    parsed: list[_Parsed] = []
+    names: set[str] = set()
+    for i, item in enumerate(watchlists):
+        watchlist = mapping(item, watchlists.where(i), "a watchlist must be a mapping")
+        parsed.extend(_watchlist(watchlist, names, known))
+    _unique_ids(parsed)
+    _check_examples(parsed)
+    enabled = [p for p in parsed if p.enabled]
+    return RuleSet([p.rule for p in enabled], text, [p.query for p in enabled])
+
+
+def _watchlist(item: Located, names: set[str], known: Collection[str]) -> list[_Parsed]:
+    known_keys(item, _WATCHLIST_KEYS, None)
+    name = string(item, "name", None)
+    if not _NAME.fullmatch(name):
+        fail(
+            item,
+            "name",
+            f"watchlist name {name!r} may use only lowercase letters, digits, '-' and '.'",
+        )
+    if name in names:
+        fail(item, "name", f"duplicate watchlist {name!r}")
+    names.add(name)
+    route = string(item, "route", None) if "route" in item else ROUTE_PREFIX + name
+    if not _ROUTE.fullmatch(route):
+        fail(
+            item,
+            "route",
+            f"route {route!r} must start with {ROUTE_PREFIX!r} and be a "
+            "Kafka topic name (letters, digits, '.', '_', '-')",
+        )
+    rules = items(item, "rules", None)
+    return [
+        _rule(mapping(r, rules.where(i), "a rule must be a mapping"), name, route, known)
+        for i, r in enumerate(rules)
+    ]
+
+
+def _rule(item: Located, watchlist: str, route: str, known: Collection[str]) -> _Parsed:
+    rule_id = string(item, "id", None)
+    if not _RULE_ID.fullmatch(rule_id):
+        fail(item, "id", f"rule id {rule_id!r} may use only letters, digits, '.', '_', '-'")
+    known_keys(item, _RULE_KEYS, rule_id)
+    severity = string(item, "severity", rule_id) if "severity" in item else DEFAULT_SEVERITY
+    if severity not in SEVERITIES:
+        fail(
+            item,
+            "severity",
+            f"unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}",
+            rule_id,
+        )
+    topics = _topics(item, rule_id, known)
+    query, node = _query(item, rule_id, known)
+    enabled = item.get("enabled", True)
+    if not isinstance(enabled, bool):
+        fail(item, "enabled", "'enabled' must be true or false", rule_id)
+    rule = Rule(
+        id=rule_id,
+        name=string(item, "name", rule_id) if "name" in item else rule_id,
+        query=query,
+        severity=severity,
+        watchlist=watchlist,
+        route=route,
+        topics=topics,
+    )
+    examples = examples_of(item, rule_id)
+    return _Parsed(rule, node, enabled, examples, item.where("id"), item.source_line("id"))
+
+
+def _topics(item: Located, rule_id: str, known: Collection[str]) -> tuple[str, ...]:
+    if "topics" not in item:
+        return ()
+    topics = items(item, "topics", rule_id, allow_empty=True)
+    for i, topic in enumerate(topics):
+        if not isinstance(topic, str) or topic not in known:
+            raise RuleError(
+                topics.where(i),
+                f"unknown topic {topic!r}; known topics: {', '.join(sorted(known)) or '(none)'}",
+                item.source_line("topics"),
+                rule_id,
+            )
+    return tuple(topics)
+
+
+def _query(item: Located, rule_id: str, known: Collection[str]) -> tuple[str, Node]:
+    text = string(item, "query", rule_id)
+    try:
+        node = parse_query(item["query"])  # unstripped, so offsets are the file's
+    except QueryError as exc:
+        raise RuleError(
+            _query_location(item, exc.offset), exc.message, item.source_line("query"), rule_id
+        ) from exc
+    for topic in topics_of(node):
+        if topic.name not in known:
+            raise RuleError(
+                _query_location(item, topic.offset),
+                f"unknown topic {topic.name!r}; known topics: "
+                f"{', '.join(sorted(known)) or '(none)'}",
+                item.source_line("query"),
+                rule_id,
+            )
+    return text, node
+
+
+def _query_location(item: Located, offset: int) -> Location:
+    """Where character ``offset`` of the query stands in the file (single-line scalars)."""
+    where = item.where("query")
+    line = item.source_line("query")
+    quoted = 0 < where.column <= len(line) and line[where.column - 1] in "'\""
+    return Location(where.path, where.line, where.column + quoted + offset)
+
+
+def _check_examples(parsed: list[_Parsed]) -> None:
+    failure = failing_examples([(p.query, p.examples) for p in parsed])
+    if failure is not None:
+        number, example = failure
+        verb = "does not match" if example.expected else "matches"
+        key = "must_match" if example.expected else "must_not_match"
+        raise RuleError(
+            example.where,
+            f"the query {verb} this {key} example",
+            example.source_line,
+            parsed[number].rule.id,
+        )
+
+
+def _unique_ids(parsed: list[_Parsed]) -> None:
+    seen: dict[str, Rule] = {}
+    for item in parsed:
+        if item.rule.id in seen:
+            first = seen[item.rule.id]
+            raise RuleError(
+                item.id_where,
+                f"duplicate rule id (first used in watchlist {first.watchlist!r})",
+                item.id_line,
+                item.rule.id,
+            )
+        seen[item.rule.id] = item.rule

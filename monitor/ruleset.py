@@ -1,0 +1,133 @@
+"""Compiled watch rules: ``RuleSet.match(analyzed, topics) -> tuple[RuleMatch, ...]``.
+
+A :class:`RuleSet` parses every rule's query once and hands them all to one
+:class:`~monitor.presearch.Presearcher`: matching an article costs one phrase-index pass
+per field, then an evaluation of only the rules whose terms occurred. Rules and rule
+sets carry content versions, so an alert names exactly the rule that raised it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.nlp import Analyzed
+from monitor.presearch import Presearcher
+from monitor.query import evaluate, evidence, make_facts
+from monitor.query_ast import Node
+from monitor.query_parser import parse_query
+from monitor.tagging import Evidence, TopicTag
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+ROUTE_PREFIX = "alerts."
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One watch rule. ``version`` hashes its definition, so any change gives a new one."""
+
+    id: str
+    name: str
+    query: str
+    severity: str
+    watchlist: str
+    route: str
+    topics: tuple[str, ...] = ()
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.version:
+            object.__setattr__(self, "version", _digest(self.canonical_json()))
+
+    def definition(self) -> dict[str, Any]:
+        """The fields the version covers."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "query": self.query,
+            "severity": self.severity,
+            "topics": list(self.topics),
+            "watchlist": self.watchlist,
+            "route": self.route,
+        }
+
+    def canonical_json(self) -> str:
+        return json.dumps(
+            self.definition(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert's ``rule`` object."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "name": self.name,
+            "severity": self.severity,
+            "watchlist": self.watchlist,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule that matched an article, with the term occurrences that made it match."""
+
+    rule: Rule
+    matches: tuple[Evidence, ...]
+
+
+class RuleSet:
+    """Rules compiled for matching. ``source`` is the YAML text they came from."""
+
+    def __init__(
+        self, rules: Sequence[Rule], source: str = "", queries: Sequence[Node] | None = None
+    ) -> None:
+        self.rules = tuple(rules)
+        self.source = source
+        self.version = _digest("\n".join(sorted(rule.version for rule in self.rules)))
+        self._queries = (
+            tuple(queries)
+            if queries is not None
+            else tuple(parse_query(rule.query) for rule in self.rules)
+        )
+        self._presearch = Presearcher(self._queries)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __repr__(self) -> str:
+        return f"RuleSet({len(self.rules)} rules, version={self.version})"
+
+    def match(self, analyzed: Analyzed, topics: Sequence[TopicTag]) -> tuple[RuleMatch, ...]:
+        """Every rule that matches the article, in rule-file order."""
+        return self._match(analyzed, topics, self._presearch.candidates)
+
+    def match_all(self, analyzed: Analyzed, topics: Sequence[TopicTag]) -> tuple[RuleMatch, ...]:
+        """Like :meth:`match` but evaluating every rule (no presearch): the reference."""
+        return self._match(analyzed, topics, lambda _: range(len(self.rules)))
+
+    def _match(
+        self, analyzed: Analyzed, topics: Sequence[TopicTag], select: Any
+    ) -> tuple[RuleMatch, ...]:
+        hits = self._presearch.index.hits(analyzed)
+        facts = make_facts(analyzed, topics, hits)
+        found = []
+        for number in select(hits):
+            rule, query = self.rules[number], self._queries[number]
+            if facts.topics.issuperset(rule.topics) and evaluate(query, facts):
+                found.append(RuleMatch(rule, evidence(query, facts)))
+        return tuple(found)
+
+    def route_topics(self) -> tuple[str, ...]:
+        """Every distinct route, in order of first use."""
+        return tuple(dict.fromkeys(rule.route for rule in self.rules))
+
+    def watchlists(self) -> tuple[str, ...]:
+        """Every distinct watchlist name, in order of first use."""
+        return tuple(dict.fromkeys(rule.watchlist for rule in self.rules))
