@@ -1,0 +1,84 @@
+# newsmon — `make help` lists the targets. `make demo` and `make test` are the two
+# commands a newcomer needs; both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+KAFKA     := deploy/kafka/kafka.sh
+PACKAGES  := monitor agents newsmon
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## create .venv with newsmon and its dev tools (.venv/bin/newsmon)
+
+.PHONY: system-deps
+system-deps: ## install Debian's prometheus and kcat where absent (needs root)
+	@bash deploy/system-deps.sh
+
+.PHONY: kafka-up
+kafka-up: ## start the local Kafka broker (KRaft, 127.0.0.1:9092)
+	@bash $(KAFKA) up
+
+.PHONY: kafka-down
+kafka-down: ## stop the local Kafka broker
+	@bash $(KAFKA) down
+
+.PHONY: up
+up: install kafka-up ## start Kafka and a worker in the background and keep them running
+	@bash deploy/worker.sh start
+
+.PHONY: down
+down: ## stop the background worker and Kafka
+	@bash deploy/worker.sh stop
+	@bash $(KAFKA) down
+
+.PHONY: demo
+demo: install ## start Kafka and a worker, replay seeds/, show the alerts, stop everything
+	@bash deploy/demo.sh
+
+.PHONY: lint
+lint: install ## ruff lint and format check, import-linter layer contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+.PHONY: typecheck
+typecheck: install ## mypy --strict on the packages
+	$(BIN)/mypy
+
+.PHONY: fmt
+fmt: install ## format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: check
+check: lint typecheck ## everything static that CI runs
+
+.PHONY: test
+test: install system-deps check ## install, start Kafka, run every test, stop Kafka
+	@bash deploy/run-tests.sh
+
+.PHONY: test-unit
+test-unit: install ## unit and agent tests only (no broker)
+	$(BIN)/pytest -q tests/unit tests/agents
+
+.PHONY: eval
+eval: install ## topic precision/recall/F1 on the labelled dev set (needs ../shared/corpus)
+	$(PY) bench/eval_topics.py
+
+.PHONY: clean
+clean: ## remove caches and local state (keeps .venv)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .newsmon-data .demo .e2e

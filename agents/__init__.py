@@ -1,0 +1,1 @@
+"""Faust adapters: decode, call the monitor core, send, count. No news logic here."""

@@ -1,0 +1,48 @@
+"""The alerter agent: news.tagged -> rule matches -> news.candidates (keyed by rule id).
+
+Matching runs where the tagged article lands; the once-per-story decision runs in the
+notifier, where every candidate of one rule meets in one partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from agents.context import Context
+from agents.deadletter import DeadLetter
+from agents.tagger import INGESTED_AT
+from monitor.alerts import candidate
+from monitor.tagged import TaggedArticle, tagged_from_json
+
+log = logging.getLogger(__name__)
+
+
+async def process_tagged(
+    events: Sequence[Any], ctx: Context, sink: Any, deadletter: DeadLetter
+) -> None:
+    """Match each tagged article against the rule set; publish one candidate per match."""
+    decoded: list[tuple[TaggedArticle, Any]] = []
+    for event in events:
+        try:
+            decoded.append((tagged_from_json(json.loads(event.message.value)), event))
+        except (ValueError, KeyError, TypeError) as exc:
+            await deadletter.send(event.message, "bad_json", repr(exc), stage="alert")
+    if not decoded:
+        return
+    analyzed = ctx.matcher_pipeline.analyze([t.article for t, _ in decoded])
+    ruleset = ctx.rules.current
+    for (tagged, event), item in zip(decoded, analyzed, strict=True):
+        started = time.perf_counter()
+        matches = ruleset.match(replace(item, entities=tagged.entities), tagged.topics)
+        ctx.metrics.match_seconds.observe(time.perf_counter() - started)
+        ingested = dict(event.message.headers or ()).get(INGESTED_AT, b"")
+        for match in matches:
+            found = candidate(match, tagged, ingested_at=float(ingested or 0) or None)
+            value = json.dumps(found.to_json(), ensure_ascii=False, separators=(",", ":"))
+            with ctx.metrics.stage("produce").time():
+                await sink.send(key=found.rule_id.encode(), value=value.encode())

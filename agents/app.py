@@ -1,0 +1,207 @@
+"""The composition root: settings + core + metrics -> a Faust app with its agents."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from agents.alerter import process_tagged
+from agents.context import Context, RulesHolder
+from agents.deadletter import DeadLetter
+from agents.kafka import ensure_topics
+from agents.metrics import Metrics
+from agents.notifier import process_candidate
+from agents.rulesfeed import follow_rules
+from agents.settings import Settings
+from agents.tagger import process_articles
+from agents.topics import (
+    ALERTS,
+    ARTICLES,
+    CANDIDATES,
+    DEADLETTER,
+    ROUTE,
+    TAGGED,
+    resolve,
+    route_topics,
+)
+from monitor.nlp import BLANK, load_pipeline
+from monitor.rules import RuleSet, load_rules
+from monitor.tagging import Tagger
+from monitor.taxonomy import load_taxonomy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sinks:
+    """Where alerts go: the all-alerts topic and one topic per route, declared lazily."""
+
+    app: Any
+    settings: Settings
+    alerts: Any
+    routes: dict[str, Any] = field(default_factory=dict)
+
+    def route(self, name: str) -> Any:
+        if name not in self.routes:
+            topic = resolve(ROUTE, self.settings, name)
+            self.routes[name] = self.app.topic(
+                topic.name,
+                partitions=topic.partitions,
+                key_serializer="raw",
+                value_serializer="raw",
+            )
+        return self.routes[name]
+
+
+def build_context(
+    settings: Settings,
+    registry: CollectorRegistry = REGISTRY,
+    deployed: tuple[RuleSet, str] | None = None,
+) -> Context:
+    """Load the taxonomy, rules and NLP pipeline once, for the agents to share.
+
+    ``deployed`` is the rule set last pushed to the rules topic; it wins over the file.
+    """
+    taxonomy = load_taxonomy(settings.taxonomy)
+    rules, origin = deployed or (load_rules(settings.rules, taxonomy.names), str(settings.rules))
+    metrics = Metrics(registry)
+    pipeline = load_pipeline(settings.spacy_model, ner=settings.ner)
+    ctx = Context(
+        settings=settings,
+        metrics=metrics,
+        pipeline=pipeline,
+        matcher_pipeline=load_pipeline(BLANK, ner=False, aliases=pipeline.aliases),
+        tagger=Tagger(taxonomy),
+        rules=RulesHolder(rules, origin=origin),
+    )
+    publish_ruleset_metrics(ctx)
+    metrics.model.info({"name": pipeline.name, "description": pipeline.description})
+    return ctx
+
+
+def publish_ruleset_metrics(ctx: Context) -> None:
+    ruleset = ctx.rules.current
+    ctx.metrics.ruleset.info({"version": ruleset.version, "origin": ctx.rules.origin})
+    ctx.metrics.rules_loaded.clear()
+    counts: dict[str, int] = {}
+    for rule in ruleset.rules:
+        counts[rule.watchlist] = counts.get(rule.watchlist, 0) + 1
+    for watchlist, count in counts.items():
+        ctx.metrics.rules_loaded.labels(watchlist=watchlist).set(count)
+
+
+def _broker_credentials(settings: Settings) -> Any:
+    if not settings.kafka_security_protocol.startswith("SASL"):
+        return None
+    from aiokafka.helpers import create_ssl_context
+
+    ssl = None
+    if settings.kafka_security_protocol == "SASL_SSL":
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        ssl = create_ssl_context(cafile=cafile)
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=ssl,
+    )
+
+
+async def apply_ruleset(ctx: Context, sinks: Sinks, ruleset: RuleSet, origin: str) -> None:
+    """Swap in a newly deployed rule set (creating its route topics first)."""
+    if ruleset.version == ctx.rules.current.version:
+        return
+    await ensure_topics(ctx.settings, route_topics(ctx.settings, ruleset.route_topics()))
+    for route in ruleset.route_topics():
+        sinks.route(route)
+    ctx.rules.current, ctx.rules.origin = ruleset, origin
+    publish_ruleset_metrics(ctx)
+    log.info("applied rule set %s (%d rules) from %s", ruleset.version, len(ruleset.rules), origin)
+
+
+def create_app(
+    settings: Settings,
+    registry: CollectorRegistry = REGISTRY,
+    deployed: tuple[RuleSet, str] | None = None,
+) -> faust.App:
+    """The Faust app of a newsmon worker: tagger and alerter agents, metrics, health."""
+    ctx = build_context(settings, registry, deployed)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        broker_credentials=_broker_credentials(settings),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        autodiscover=False,
+    )
+    setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="newsmon")
+    _wire(app, ctx)
+    return app
+
+
+def _topic(app: Any, settings: Settings, spec: Any) -> Any:
+    resolved = resolve(spec, settings)
+    return app.topic(
+        resolved.name, partitions=resolved.partitions, key_serializer="raw", value_serializer="raw"
+    )
+
+
+def _wire(app: Any, ctx: Context) -> None:
+    settings = ctx.settings
+    articles, tagged = _topic(app, settings, ARTICLES), _topic(app, settings, TAGGED)
+    candidates = _topic(app, settings, CANDIDATES)
+    # JSON keys and values: Faust picks JSON when key_type/value_type are not models.
+    stories = app.Table(
+        "stories", default=None, partitions=resolve(CANDIDATES, settings).partitions
+    )
+    deadletter = DeadLetter(_topic(app, settings, DEADLETTER), ctx.metrics)
+    sinks = Sinks(app, settings, _topic(app, settings, ALERTS))
+    for route in ctx.rules.current.route_topics():
+        sinks.route(route)
+
+    @app.agent(articles, name="newsmon.tagger")
+    async def tag_articles(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_window):
+            await process_articles(events, ctx, tagged, deadletter)
+
+    @app.agent(tagged, name="newsmon.alerter")
+    async def match_rules(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_window):
+            await process_tagged(events, ctx, candidates, deadletter)
+
+    @app.agent(candidates, name="newsmon.notifier")
+    async def notify(stream: Any) -> None:
+        async for event in stream.events():
+            await process_candidate(event, ctx, stories, sinks, deadletter)
+
+    @app.task
+    async def deploy_rules() -> None:
+        await follow_rules(
+            settings,
+            ctx.tagger.taxonomy.names,
+            lambda ruleset, origin: apply_ruleset(ctx, sinks, ruleset, origin),
+        )
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        status = {
+            "status": "ok",
+            "pipeline": ctx.pipeline.description,
+            "ruleset_version": ctx.rules.current.version,
+            "rules": len(ctx.rules.current.rules),
+        }
+        return web.json(json.loads(json.dumps(status)))

@@ -1,0 +1,40 @@
+"""What the agents share: settings, the compiled core, metrics, topics and a clock.
+
+Built once at the composition root (:func:`agents.app.create_app`); agents receive it
+instead of reaching for globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agents.metrics import Metrics
+from agents.settings import Settings
+from monitor.nlp import Pipeline
+from monitor.rules import RuleSet
+from monitor.tagging import Tagger
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RulesHolder:
+    """The rule set now applied; replaced whole when a new one is deployed."""
+
+    current: RuleSet
+    origin: str = "file"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    metrics: Metrics
+    pipeline: Pipeline  # the tagger's (NER when configured)
+    matcher_pipeline: Pipeline  # the alerter's tokenizer (entities come from news.tagged)
+    tagger: Tagger
+    rules: RulesHolder
+    clock: Callable[[], datetime] = utc_now

@@ -1,0 +1,96 @@
+"""The metrics catalogue: every ``newsmon_`` metric, in one place.
+
+Base units (seconds), ``_total`` on counters, bounded labels only (topic, watchlist,
+severity, reason, stage): never article ids, URLs or free text. Faust's own sensor
+exports consumer lag, commit latency and the like next to these.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+STAGES = ("decode", "nlp", "tag", "match", "produce")
+_STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400)
+
+
+class Metrics:
+    """The domain metrics of one worker, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.articles_received = Counter(
+            "newsmon_articles_received_total",
+            "Messages read from the articles topic, valid or not.",
+            registry=registry,
+        )
+        self.articles_tagged = Counter(
+            "newsmon_articles_tagged_total",
+            "Articles tagged and published to the tagged topic.",
+            registry=registry,
+        )
+        self.topic_tags = Counter(
+            "newsmon_topic_tags_total",
+            "Articles tagged with a topic, per topic; moves once per article and topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.deadlettered = Counter(
+            "newsmon_deadletter_total",
+            "Messages sent to the dead-letter topic, per reason and source stage.",
+            ["reason", "stage"],
+            registry=registry,
+        )
+        self.alerts_raised = Counter(
+            "newsmon_alerts_raised_total",
+            "Alerts published, per watchlist and severity.",
+            ["watchlist", "severity"],
+            registry=registry,
+        )
+        self.alerts_suppressed = Counter(
+            "newsmon_alerts_suppressed_total",
+            "Rule matches that raised no alert, per reason (duplicate_story, throttled, "
+            "silenced), watchlist and severity.",
+            ["reason", "watchlist", "severity"],
+            registry=registry,
+        )
+        self.stage_seconds = Histogram(
+            "newsmon_stage_duration_seconds",
+            "Time spent per batch in a processing stage.",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=registry,
+        )
+        self.freshness_published = Histogram(
+            "newsmon_alert_freshness_published_seconds",
+            "Article published_at to alert emitted; observed per alert with a timestamp.",
+            buckets=_FRESHNESS_BUCKETS,
+            registry=registry,
+        )
+        self.freshness_ingest = Histogram(
+            "newsmon_alert_freshness_ingest_seconds",
+            "Article message timestamp on the articles topic to alert emitted.",
+            buckets=_FRESHNESS_BUCKETS,
+            registry=registry,
+        )
+        self.match_seconds = Histogram(
+            "newsmon_rule_match_duration_seconds",
+            "Time to match one article against the whole rule set (presearch plus evaluation).",
+            buckets=_STAGE_BUCKETS,
+            registry=registry,
+        )
+        self.rules_loaded = Gauge(
+            "newsmon_rules_loaded",
+            "Rules in the rule set now applied, per watchlist.",
+            ["watchlist"],
+            registry=registry,
+        )
+        self.ruleset = Info(
+            "newsmon_ruleset",
+            "The rule set now applied: its version and where it came from.",
+            registry=registry,
+        )
+        self.model = Info("newsmon_nlp_pipeline", "The NLP pipeline in use.", registry=registry)
+
+    def stage(self, name: str) -> Histogram:
+        """The timer of one stage (``with metrics.stage("nlp").time(): ...``)."""
+        return self.stage_seconds.labels(stage=name)

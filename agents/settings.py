@@ -1,0 +1,99 @@
+"""Settings: the only reader of the environment.
+
+Every setting is a ``NEWSMON_*`` variable (table in the README, same names in
+docker-compose.yml). :func:`load_settings` resolves them once into a frozen object;
+a bad value stops start-up with the variable's name. Secrets are masked when printed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from monitor.rules import DEFAULT_WATCHLISTS
+from monitor.taxonomy import DEFAULT_TAXONOMY
+
+PREFIX = "NEWSMON_"
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class SettingsError(Exception):
+    """A setting that stops start-up; the message names the variable."""
+
+
+class Settings(BaseModel):
+    """The effective configuration of a newsmon process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated"
+    )
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="Kafka security protocol"
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field("SCRAM-SHA-512", description="SASL mechanism")
+    kafka_sasl_username: str = Field("", description="SASL user name")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="SASL password (secret)")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA certificate (PEM) to verify the brokers"
+    )
+    app_id: str = Field("newsmon", description="Faust app id: the consumer group of the workers")
+    topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs)")
+    partitions: int = Field(6, ge=1, le=1024, description="Partitions of the data topics")
+    web_host: str = Field("127.0.0.1", description="Address of the worker's metrics/health server")
+    web_port: int = Field(
+        6066, ge=1, le=65535, description="Port of the worker's metrics/health server"
+    )
+    spacy_model: str = Field("en_core_web_sm", description="spaCy pipeline name, or 'blank'")
+    ner: bool = Field(True, description="Run named-entity recognition")
+    taxonomy: Path = Field(DEFAULT_TAXONOMY, description="Taxonomy YAML file")
+    rules: Path = Field(DEFAULT_WATCHLISTS, description="Watchlist/rule YAML file loaded at start")
+    max_article_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest accepted article message"
+    )
+    batch_size: int = Field(32, ge=1, le=10_000, description="Articles per NLP batch")
+    batch_window: float = Field(0.2, gt=0, le=60, description="Seconds to wait to fill a batch")
+    dedupe_window: float = Field(86_400, gt=0, description="Seconds a story alerts once per rule")
+    data_dir: Path = Field(
+        Path(".newsmon-data"), description="Worker state directory (Faust tables)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_username:
+            raise ValueError("kafka_sasl_username is required with a SASL security protocol")
+        return self
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as ``NEWSMON_NAME -> value``, secrets masked."""
+        shown = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            shown[PREFIX + name.upper()] = "" if value is None else str(value)
+        return shown
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Resolve the settings once; a bad value raises SettingsError naming the variable."""
+    env = os.environ if environ is None else environ
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known)
+    if unknown:
+        raise SettingsError(f"{unknown[0]}: unknown setting (known: see `newsmon config show`)")
+    values = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k in known}
+    values.update(overrides)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = PREFIX + str(error["loc"][0]).upper() if error["loc"] else "NEWSMON_*"
+        raise SettingsError(f"{name}: {error['msg']}") from None

@@ -1,0 +1,84 @@
+"""The topic table: every topic newsmon uses, declared once, as data.
+
+Nothing else spells a topic name. Per-watchlist routes (``alerts.<name>``) come from
+the rule file and take the ``route`` spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.settings import Settings
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """How a topic is created: partitions (None = the data-topic default), retention, compaction."""
+
+    key: str
+    name: str
+    description: str
+    partitions: int | None = None
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+
+    def configs(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+ARTICLES = TopicSpec("articles", "news.articles", "raw articles from replay or any source")
+TAGGED = TopicSpec("tagged", "news.tagged", "articles with topics, evidence and entities")
+CANDIDATES = TopicSpec(
+    "candidates",
+    "news.candidates",
+    "rule matches awaiting the once-per-story decision, keyed by rule id",
+)
+ALERTS = TopicSpec("alerts", "news.alerts", "every alert, all watchlists", retention_ms=30 * DAY_MS)
+DEADLETTER = TopicSpec(
+    "deadletter",
+    "news.deadletter",
+    "rejected input with reason and provenance",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
+RULES = TopicSpec(
+    "rules",
+    "newsmon.rules",
+    "deployed rule sets (compacted, latest wins)",
+    partitions=1,
+    compacted=True,
+)
+ROUTE = TopicSpec(
+    "route", "alerts.*", "alerts of one watchlist", partitions=3, retention_ms=30 * DAY_MS
+)
+
+TOPICS = (ARTICLES, TAGGED, CANDIDATES, ALERTS, DEADLETTER, RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTopic:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+def resolve(spec: TopicSpec, settings: Settings, name: str | None = None) -> ResolvedTopic:
+    """The concrete topic for a spec under the settings' prefix and partition default."""
+    return ResolvedTopic(
+        settings.topic_prefix + (name or spec.name),
+        spec.partitions or settings.partitions,
+        spec.configs(),
+    )
+
+
+def route_topics(settings: Settings, routes: tuple[str, ...]) -> list[ResolvedTopic]:
+    """The route topics of a rule set."""
+    return [resolve(ROUTE, settings, route) for route in routes]
+
+
+def all_topics(settings: Settings, routes: tuple[str, ...] = ()) -> list[ResolvedTopic]:
+    return [resolve(spec, settings) for spec in TOPICS] + route_topics(settings, routes)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Start the local Kafka broker, run every test, stop the broker even when tests fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=0
+if ! bash deploy/kafka/kafka.sh status >/dev/null 2>&1; then
+    bash deploy/kafka/kafka.sh up
+    started=1
+fi
+cleanup() { [ "$started" -eq 1 ] && bash deploy/kafka/kafka.sh down || true; }
+trap cleanup EXIT
+
+.venv/bin/pytest -q -ra "$@"

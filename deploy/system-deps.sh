@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the system tools the tests use, from Debian's packages, where absent:
+# prometheus (with promtool) and kcat. Java and Maven are checked by deploy/kafka/kafka.sh.
+set -euo pipefail
+
+missing=()
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v kcat >/dev/null || missing+=(kcat)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "system-deps: need root to install ${missing[*]} (apt-get install ${missing[*]})" >&2
+    exit 1
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "system-deps: installing ${missing[*]} from Debian's packages"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a prometheus service on install where an init system runs; we start our own.
+$SUDO systemctl stop prometheus 2>/dev/null || true

@@ -1,0 +1,106 @@
+"""Alerts: a rule match on a story, carrying its own explanation.
+
+The wire contract (``monitor/schemas/alert.schema.json``): ``alert_id``, ``rule`` {id,
+version, name, severity, watchlist}, ``article`` {id, title, url, source, published_at},
+``matches`` [{term, field, start, end, snippet}], ``topics`` [{name, score}],
+``entities`` [{text, label, canonical}], ``story_id``, ``raised_at``.
+
+A match becomes a :class:`Candidate` first (everything the alert will say, plus the
+story fingerprint); the once-per-story decision (:mod:`monitor.dedupe`) turns it into an
+alert or a suppression. Alert ids are deterministic: the same rule version and story
+give the same id, so a restart or a rebalance never mints a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.rules import RuleMatch
+from monitor.tagged import TaggedArticle
+
+
+def alert_id(rule_id: str, rule_version: str, story_id: str) -> str:
+    """The deterministic id of the alert a rule version raises on a story."""
+    key = f"{rule_id}\x00{rule_version}\x00{story_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A rule match waiting for the once-per-story decision (JSON-safe ``record``)."""
+
+    record: dict[str, Any]
+
+    @property
+    def rule_id(self) -> str:
+        return str(self.record["rule"]["id"])
+
+    @property
+    def watchlist(self) -> str:
+        return str(self.record["rule"]["watchlist"])
+
+    @property
+    def severity(self) -> str:
+        return str(self.record["rule"]["severity"])
+
+    @property
+    def route(self) -> str:
+        return str(self.record["route"])
+
+    @property
+    def fingerprint(self) -> int:
+        return int(self.record["fingerprint"], 16)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.record
+
+
+def candidate(match: RuleMatch, tagged: TaggedArticle, **extra: Any) -> Candidate:
+    """The candidate alert for one rule match on a tagged article."""
+    rule, article = match.rule, tagged.article
+    record = {
+        "rule": rule.to_json(),
+        "route": rule.route,
+        "article": {
+            "id": article.id,
+            "title": article.title,
+            "url": article.url,
+            "source": article.source,
+            "published_at": article.published_at.isoformat() if article.published_at else None,
+        },
+        "matches": [m.to_json() for m in match.matches],
+        "topics": [{"name": t.name, "score": t.score} for t in tagged.topics],
+        "entities": _entities(tagged),
+        "fingerprint": f"{tagged.fingerprint:016x}",
+        **extra,
+    }
+    return Candidate(record)
+
+
+def _entities(tagged: TaggedArticle) -> list[dict[str, str]]:
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for entity in tagged.entities:
+        seen.setdefault(
+            (entity.canonical, entity.label),
+            {"text": entity.text, "label": entity.label, "canonical": entity.canonical},
+        )
+    return list(seen.values())
+
+
+def alert_record(found: Candidate, story_id: str, raised_at: datetime) -> dict[str, Any]:
+    """The alert JSON for a candidate that alerts on ``story_id``."""
+    record = found.record
+    rule = record["rule"]
+    return {
+        "alert_id": alert_id(rule["id"], rule["version"], story_id),
+        "rule": rule,
+        "article": record["article"],
+        "matches": record["matches"],
+        "topics": record["topics"],
+        "entities": record["entities"],
+        "story_id": story_id,
+        "raised_at": raised_at.isoformat(),
+    }

@@ -1,0 +1,1 @@
+"""The newsmon command line: thin wiring over the agents and the monitor core."""

@@ -1,0 +1,187 @@
+"""``newsmon``: worker, replay, tag, rules, alerts, config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiokafka.errors import KafkaError
+from rich.console import Console
+
+from agents.settings import Settings, SettingsError, load_settings
+from monitor.errors import DefinitionError
+from newsmon.topicread import TopicMissing
+
+DEFAULT_SEEDS = Path("seeds")
+log = logging.getLogger("newsmon")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsmon", description=__doc__)
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (NEWSMON_KAFKA_BOOTSTRAP)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("worker", help="run a worker: tagger and alerter agents")
+    replay = commands.add_parser("replay", help="publish articles to the articles topic")
+    replay.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SEEDS])
+    replay.add_argument(
+        "--rate", type=float, help="articles per second (default: as fast as possible)"
+    )
+    replay.add_argument("--loop", action="store_true", help="replay again and again")
+    replay.add_argument("--limit", type=int, help="stop after N articles")
+    replay.add_argument("--bootstrap", dest="bootstrap_sub", help=argparse.SUPPRESS)
+    tag = commands.add_parser("tag", help="tag articles offline, one JSON line each")
+    tag.add_argument("paths", nargs="*", default=["-"], help="files or folders; - is stdin")
+    tag.add_argument("--no-ner", action="store_true", help="skip named-entity recognition")
+    rules = commands.add_parser("rules", help="validate, test and deploy watch rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    validate = rules_sub.add_parser("validate", help="check a rule file")
+    validate.add_argument("file", type=Path)
+    push = rules_sub.add_parser("push", help="validate and deploy a rule file to every worker")
+    push.add_argument("file", type=Path)
+    test = rules_sub.add_parser("test", help="backtest a rule file on past articles")
+    test.add_argument("file", type=Path)
+    source = test.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--against", nargs="+", type=Path, metavar="PATH", help="article files or folders"
+    )
+    source.add_argument("--topic", help="a topic to read from the beginning (e.g. news.articles)")
+    test.add_argument(
+        "--json",
+        action="store_true",
+        dest="as_json",
+        help="one JSON line per article with its rule matches",
+    )
+    test.add_argument(
+        "--diff",
+        action="store_true",
+        help="compare with the deployed rule set: alerts gained and lost",
+    )
+    test.add_argument("--examples", type=int, default=3, help="examples per rule (default 3)")
+    test.add_argument("--limit", type=int, help="at most N articles")
+    test.add_argument("--no-ner", action="store_true", help="skip named-entity recognition")
+    alerts = commands.add_parser("alerts", help="follow alerts")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    tail = alerts_sub.add_parser("tail", help="print alerts as they arrive")
+    tail.add_argument("--route", help="a watchlist route topic (alerts.<name>) instead of all")
+    tail.add_argument("--severity", help="at least this severity")
+    tail.add_argument("--from-beginning", action="store_true")
+    tail.add_argument("--max", type=int, dest="max_alerts", help="stop after N alerts")
+    tail.add_argument("--timeout", type=float, help="stop after S seconds in all")
+    tail.add_argument(
+        "--idle", type=float, help="once an alert was shown, stop after S quiet seconds"
+    )
+    tail.add_argument("--json", action="store_true", dest="as_json", help="JSON lines")
+    topics = commands.add_parser("topics", help="create the topics of the topic table")
+    topics.add_subparsers(dest="topics_command", required=True).add_parser(
+        "create", help="create missing topics (data topics, dead letters, rules, routes)"
+    )
+    config = commands.add_parser("config", help="show the effective settings")
+    config.add_subparsers(dest="config_command", required=True).add_parser("show")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    bootstrap = getattr(args, "bootstrap_sub", None) or args.bootstrap
+    try:
+        settings = load_settings(**({"kafka_bootstrap": bootstrap} if bootstrap else {}))
+    except SettingsError as exc:
+        print(f"newsmon: bad setting: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return _dispatch(args, settings)
+    except DefinitionError as exc:
+        print(f"newsmon: {exc.render()}", file=sys.stderr)
+        return 2
+    except TopicMissing as exc:
+        print(f"newsmon: {exc}", file=sys.stderr)
+        return 2
+    except KafkaError as exc:
+        print(f"newsmon: Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.worker import run_worker  # Faust loads only for workers
+
+    return run_worker(settings)
+
+
+def _tag(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.tagcmd import run_tag  # spaCy loads only when tagging
+
+    return run_tag(settings, args.paths, ner=settings.ner and not args.no_ner)
+
+
+def _rules(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.rulescmd import run_rules
+
+    return run_rules(args, settings)
+
+
+def _alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.tail import run_tail
+
+    shown = run_tail(
+        settings,
+        route=args.route,
+        severity=args.severity,
+        from_beginning=args.from_beginning,
+        max_alerts=args.max_alerts,
+        timeout=args.timeout,
+        idle=args.idle,
+        as_json=args.as_json,
+    )
+    return 0 if shown >= (args.max_alerts or 1) or args.timeout is None else 1
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.worker import create_topics
+
+    print("\n".join(create_topics(settings)) or "all topics exist")
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    for name, value in settings.masked().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    commands = {
+        "worker": _worker,
+        "replay": _replay,
+        "tag": _tag,
+        "rules": _rules,
+        "alerts": _alerts,
+        "topics": _topics,
+        "config": _config,
+    }
+    return commands[args.command](args, settings)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.replay import replay
+
+    console = Console(stderr=True)
+    summary = asyncio.run(
+        replay(
+            settings, args.paths, rate=args.rate, loop=args.loop, limit=args.limit, console=console
+        )
+    )
+    rate = summary.published / summary.seconds if summary.seconds else 0.0
+    console.print(
+        f"replayed {summary.published} articles to {settings.topic_prefix}news.articles "
+        f"in {summary.seconds:.2f}s ({rate:.0f}/s); {summary.skipped} skipped"
+    )
+    return 0 if summary.skipped == 0 else 1

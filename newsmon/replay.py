@@ -1,0 +1,85 @@
+"""``newsmon replay``: publish articles to the articles topic, keyed by article id."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from agents.kafka import ensure_topics, idempotent_producer
+from agents.settings import Settings
+from agents.topics import ARTICLES, all_topics, resolve
+from monitor.article import Article, encode_article
+from newsmon.sources import Record, read_records
+
+log = logging.getLogger(__name__)
+_PROGRESS_AFTER = 200
+
+
+@dataclass
+class ReplaySummary:
+    published: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def _articles(
+    paths: list[Path], loop: bool, console: Console, summary: ReplaySummary
+) -> Iterator[Article]:
+    for round_ in itertools.count():
+        for record in read_records(paths):
+            if record.article is not None:
+                yield record.article
+            else:
+                _skip(record, console, summary)
+        if not loop:
+            return
+        log.debug("replay round %d done", round_ + 1)
+
+
+def _skip(record: Record, console: Console, summary: ReplaySummary) -> None:
+    summary.skipped += 1
+    console.print(f"[yellow]skipped[/] {record.origin}: {record.error}", highlight=False)
+
+
+async def replay(
+    settings: Settings,
+    paths: list[Path],
+    *,
+    rate: float | None = None,
+    loop: bool = False,
+    limit: int | None = None,
+    console: Console | None = None,
+) -> ReplaySummary:
+    """Publish every article (at most ``limit``, at most ``rate``/s) with an idempotent producer."""
+    console = console or Console(stderr=True)
+    summary = ReplaySummary()
+    await ensure_topics(settings, all_topics(settings))
+    topic = resolve(ARTICLES, settings).name
+    producer = idempotent_producer(settings)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        articles = _articles(paths, loop, console, summary)
+        with Progress(
+            console=console, transient=True, disable=limit is not None and limit < _PROGRESS_AFTER
+        ) as progress:
+            task = progress.add_task("replaying", total=limit)
+            for index, article in enumerate(itertools.islice(articles, limit)):
+                if rate:
+                    await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+                await producer.send(topic, encode_article(article), key=article.id.encode())
+                summary.published += 1
+                progress.advance(task)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    summary.seconds = time.monotonic() - started
+    return summary

@@ -1,0 +1,104 @@
+"""``newsmon rules``: validate, backtest and deploy watch-rule files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from agents.rulesfeed import latest_ruleset, push_ruleset
+from agents.settings import Settings
+from monitor import backtest
+from monitor.article import Article
+from monitor.nlp import load_pipeline
+from monitor.rules import RuleSet, load_rules
+from monitor.tagging import Tagger
+from monitor.taxonomy import load_taxonomy
+from newsmon.sources import read_records
+from newsmon.topicread import read_topic
+
+_BATCH = 64
+
+
+def run_rules(args: argparse.Namespace, settings: Settings) -> int:
+    taxonomy = load_taxonomy(settings.taxonomy)
+    ruleset = load_rules(args.file, taxonomy.names)
+    if args.rules_command == "validate":
+        watchlists = ruleset.watchlists()
+        print(
+            f"{args.file}: OK: {len(ruleset.rules)} rules in {len(watchlists)} watchlists "
+            f"({', '.join(watchlists)}), rule-set version {ruleset.version}"
+        )
+        return 0
+    if args.rules_command == "push":
+        asyncio.run(push_ruleset(settings, ruleset, str(args.file), datetime.now(UTC)))
+        print(
+            f"pushed rule set {ruleset.version} ({len(ruleset.rules)} rules) to "
+            f"{settings.topic_prefix}newsmon.rules; workers apply it within seconds"
+        )
+        return 0
+    return _test(args, settings, ruleset, Tagger(taxonomy))
+
+
+def _articles(args: argparse.Namespace, settings: Settings) -> Iterator[Article]:
+    if args.topic:
+        yield from read_topic(settings, settings.topic_prefix + args.topic)
+        return
+    for record in read_records(args.against):
+        if record.article is not None:
+            yield record.article
+
+
+def _test(args: argparse.Namespace, settings: Settings, ruleset: RuleSet, tagger: Tagger) -> int:
+    deployed = _deployed(settings, tagger) if args.diff else None
+    pipeline = load_pipeline(settings.spacy_model, ner=settings.ner and not args.no_ner)
+    new_results, old_results = [], []
+    articles = islice(_articles(args, settings), args.limit)
+    while batch := list(islice(articles, _BATCH)):
+        items = [(a, tagger.tag(a)) for a in pipeline.analyze(batch)]
+        new_results.extend(backtest.run(items, ruleset))
+        if deployed is not None:
+            old_results.extend(backtest.run(items, deployed))
+    if args.as_json:
+        for result in new_results:
+            print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        _print_summary(backtest.summarize(new_results, ruleset, args.examples), len(new_results))
+    if deployed is not None:
+        _print_diff(backtest.diff(new_results, old_results), deployed)
+    return 0
+
+
+def _deployed(settings: Settings, tagger: Tagger) -> RuleSet:
+    latest = asyncio.run(latest_ruleset(settings, tagger.taxonomy.names))
+    return latest[0] if latest else load_rules(Path(settings.rules), tagger.taxonomy.names)
+
+
+def _print_summary(summaries: list[backtest.RuleSummary], total: int) -> None:
+    console = Console()
+    table = Table(title=f"backtest on {total} articles")
+    for column in ("rule", "severity", "watchlist", "alerts", "examples"):
+        table.add_column(column)
+    for s in summaries:
+        examples = "\n".join(f"{aid}: {title[:70]}" for aid, title, _ in s.examples)
+        table.add_row(s.rule_id, s.severity, s.watchlist, str(s.count), examples)
+    console.print(table)
+
+
+def _print_diff(diffs: list[backtest.RuleDiff], deployed: RuleSet) -> None:
+    console = Console()
+    table = Table(title=f"against the deployed rule set {deployed.version}")
+    for column in ("rule", "alerts gained", "alerts lost", "examples"):
+        table.add_column(column)
+    for d in diffs:
+        if d.gained or d.lost:
+            sample = ", ".join([f"+{a}" for a in d.gained[:2]] + [f"-{a}" for a in d.lost[:2]])
+            table.add_row(d.rule_id, str(len(d.gained)), str(len(d.lost)), sample)
+    console.print(table if table.row_count else "no change in alerts against the deployed set")

@@ -1,0 +1,45 @@
+"""``newsmon tag``: the streaming tagger's code, offline, one JSON line per article."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+from agents.settings import Settings
+from monitor.nlp import load_pipeline
+from monitor.tagged import tag_analyzed
+from monitor.tagging import Tagger
+from monitor.taxonomy import load_taxonomy
+from newsmon.sources import Record, read_records, read_stdin
+
+_BATCH = 64
+
+
+def _records(paths: list[str]) -> Iterator[Record]:
+    for path in paths:
+        yield from read_stdin() if path == "-" else read_records([Path(path)])
+
+
+def run_tag(settings: Settings, paths: list[str], *, ner: bool) -> int:
+    """Tag every record; report bad ones on stderr; exit 1 if any was bad."""
+    tagger = Tagger(load_taxonomy(settings.taxonomy))
+    pipeline = load_pipeline(settings.spacy_model, ner=ner)
+    bad = 0
+    records = _records(paths)
+    while batch := list(islice(records, _BATCH)):
+        for record in batch:
+            if record.error is not None:
+                bad += 1
+                print(
+                    f"{record.origin}: {record.error.reason}: {record.error.detail}",
+                    file=sys.stderr,
+                )
+        articles = [r.article for r in batch if r.article is not None]
+        for analyzed in pipeline.analyze(articles):
+            record_json = tag_analyzed(analyzed, tagger).to_json(with_article=False)
+            sys.stdout.write(json.dumps(record_json, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return 1 if bad else 0

@@ -1,0 +1,59 @@
+"""Fakes for our own ports: a Faust-like event and a topic that records what it is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FakeMessage:
+    value: bytes
+    key: bytes | None = None
+    topic: str = "news.articles"
+    partition: int = 0
+    offset: int = 0
+    timestamp: float = 1_750_000_000.0
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class FakeEvent:
+    message: FakeMessage
+
+
+@dataclass
+class Sent:
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+class FakeTopic:
+    """Records every send; ``send`` returns a future that is already done, as Faust's does."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[Sent] = []
+
+    async def send(
+        self, *, key: bytes | None = None, value: bytes = b"", headers: Any = None
+    ) -> asyncio.Future[None]:
+        self.sent.append(Sent(key, value, dict(headers or [])))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+class FakeSinks:
+    def __init__(self) -> None:
+        self.alerts = FakeTopic("news.alerts")
+        self.routes: dict[str, FakeTopic] = {}
+
+    def route(self, name: str) -> FakeTopic:
+        return self.routes.setdefault(name, FakeTopic(name))
+
+
+def events(*values: bytes, topic: str = "news.articles") -> list[FakeEvent]:
+    return [FakeEvent(FakeMessage(v, topic=topic, offset=i)) for i, v in enumerate(values)]

@@ -1,0 +1,146 @@
+"""Agent adapters on fakes of our own ports: decode, call the core, send, count."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agents.alerter import process_tagged
+from agents.app import build_context
+from agents.context import Context
+from agents.deadletter import DeadLetter
+from agents.notifier import process_candidate
+from agents.settings import load_settings
+from agents.tagger import INGESTED_AT, process_articles
+from monitor.article import article_from_text, encode_article
+from tests.agents.fakes import FakeSinks, FakeTopic, events
+from tests.conftest import SEED
+
+
+@pytest.fixture(scope="module")
+def registry_and_ctx() -> tuple[CollectorRegistry, Context]:
+    registry = CollectorRegistry()
+    settings = load_settings({"NEWSMON_SPACY_MODEL": "blank", "NEWSMON_NER": "false"})
+    return registry, build_context(settings, registry)
+
+
+def _count(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+async def _tag(ctx: Context, *values: bytes) -> tuple[FakeTopic, FakeTopic]:
+    sink, dead = FakeTopic("news.tagged"), FakeTopic("news.deadletter")
+    await process_articles(events(*values), ctx, sink, DeadLetter(dead, ctx.metrics))
+    return sink, dead
+
+
+async def test_seed_is_tagged_with_its_three_topics(
+    registry_and_ctx: Any, tagged_schema: Any
+) -> None:
+    _, ctx = registry_and_ctx
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    sink, dead = await _tag(ctx, encode_article(seed))
+    assert dead.sent == []
+    [record] = sink.sent
+    assert record.key == seed.id.encode()
+    assert INGESTED_AT in record.headers
+    tagged = json.loads(record.value)
+    tagged_schema.validate(tagged)
+    assert {t["name"] for t in tagged["topics"]} == {"air_defence", "ceasefire", "coalition"}
+
+
+async def test_bad_messages_go_to_the_dead_letter_topic_with_provenance(
+    registry_and_ctx: Any,
+) -> None:
+    registry, ctx = registry_and_ctx
+    before = _count(registry, "newsmon_deadletter_total", reason="bad_json", stage="tag")
+    good = encode_article(article_from_text("Truce agreed\nThe ceasefire holds."))
+    sink, dead = await _tag(ctx, b"{oops", good, b"[1]")
+    assert len(sink.sent) == 1
+    assert [s.value for s in dead.sent] == [b"{oops", b"[1]"]
+    first = dead.sent[0].headers
+    assert first["newsmon-reason"] == b"bad_json"
+    assert first["newsmon-source-topic"] == b"news.articles"
+    assert (first["newsmon-source-partition"], first["newsmon-source-offset"]) == (b"0", b"0")
+    assert dead.sent[1].headers["newsmon-reason"] == b"not_an_object"
+    assert dead.sent[1].headers["newsmon-source-offset"] == b"2"
+    after = _count(registry, "newsmon_deadletter_total", reason="bad_json", stage="tag")
+    assert after == before + 1
+
+
+async def _candidates(ctx: Context) -> FakeTopic:
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    tagged, _ = await _tag(ctx, encode_article(seed))
+    sink, dead = FakeTopic("news.candidates"), FakeTopic("news.deadletter")
+    await process_tagged(
+        events(tagged.sent[0].value, topic="news.tagged"), ctx, sink, DeadLetter(dead, ctx.metrics)
+    )
+    assert dead.sent == []
+    return sink
+
+
+async def test_alerter_publishes_one_candidate_per_matching_rule_keyed_by_rule(
+    registry_and_ctx: Any,
+) -> None:
+    _, ctx = registry_and_ctx
+    sink = await _candidates(ctx)
+    rule_ids = [json.loads(s.value)["rule"]["id"] for s in sink.sent]
+    assert len(rule_ids) >= 2, "the seed matches rules of several watchlists"
+    assert [s.key for s in sink.sent] == [r.encode() for r in rule_ids]
+    assert len(set(rule_ids)) == len(rule_ids)
+
+
+async def test_notifier_alerts_once_per_story_and_counts_copies(
+    registry_and_ctx: Any, alert_schema: Any
+) -> None:
+    registry, ctx = registry_and_ctx
+    candidates = await _candidates(ctx)
+    table: dict[str, Any] = {}
+    sinks, dead = FakeSinks(), FakeTopic("news.deadletter")
+    copies = [s.value for s in candidates.sent] * 2
+    for event in events(*copies, topic="news.candidates"):
+        await process_candidate(event, ctx, table, sinks, DeadLetter(dead, ctx.metrics))
+    alerts = [json.loads(s.value) for s in sinks.alerts.sent]
+    assert len(alerts) == len(candidates.sent)
+    for alert in alerts:
+        alert_schema.validate(alert)
+        rule = next(r for r in ctx.rules.current.rules if r.id == alert["rule"]["id"])
+        routed = {json.loads(s.value)["alert_id"] for s in sinks.routes[rule.route].sent}
+        assert alert["alert_id"] in routed
+    suppressed = sum(
+        _count(
+            registry,
+            "newsmon_alerts_suppressed_total",
+            reason="duplicate_story",
+            watchlist=a["rule"]["watchlist"],
+            severity=a["rule"]["severity"],
+        )
+        for a in alerts
+    )
+    assert suppressed == len(alerts)
+
+
+async def test_alert_ids_are_the_same_after_a_restart(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    candidates = await _candidates(ctx)
+    runs = []
+    for _ in range(2):  # two workers with empty state: as after losing the table
+        sinks = FakeSinks()
+        for event in events(*[s.value for s in candidates.sent], topic="news.candidates"):
+            await process_candidate(event, ctx, {}, sinks, DeadLetter(FakeTopic("d"), ctx.metrics))
+        runs.append(sorted(json.loads(s.value)["alert_id"] for s in sinks.alerts.sent))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == len(candidates.sent)
+
+
+async def test_alerter_dead_letters_records_it_cannot_read(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    sinks, dead = FakeSinks(), FakeTopic("news.deadletter")
+    await process_tagged(
+        events(b'{"id": 1}', topic="news.tagged"), ctx, sinks, DeadLetter(dead, ctx.metrics)
+    )
+    assert sinks.alerts.sent == []
+    assert dead.sent[0].headers["newsmon-stage"] == b"alert"

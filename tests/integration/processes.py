@@ -1,0 +1,197 @@
+"""Real processes for integration tests: a newsmon worker, Prometheus, kcat."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+NEWSMON = Path(sys.executable).parent / "newsmon"
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    port: int
+    env: dict[str, str]
+    log: Path
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+
+def newsmon_env(bootstrap: str, prefix: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")}
+    env.update(
+        NEWSMON_KAFKA_BOOTSTRAP=bootstrap,
+        NEWSMON_TOPIC_PREFIX=prefix,
+        NEWSMON_APP_ID=f"{prefix}app",
+        NEWSMON_PARTITIONS="3",
+        **extra,
+    )
+    return env
+
+
+def get_json(url: str, timeout: float = 5) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := predicate():
+                return result
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@contextmanager
+def running_worker(env: dict[str, str], port: int, workdir: Path) -> Iterator[Worker]:
+    """A `newsmon worker` process; stopped with SIGTERM (and its exit status kept)."""
+    log = workdir / f"worker-{port}.log"
+    env = {**env, "NEWSMON_WEB_PORT": str(port), "NEWSMON_DATA_DIR": str(workdir / f"data-{port}")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(NEWSMON), "worker"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+    worker = Worker(process, port, env, log)
+    try:
+        wait_for(
+            lambda: (
+                (
+                    process.poll() is None
+                    and get_json(f"http://127.0.0.1:{port}/health")["status"] == "ok"
+                )
+                or _died(worker)
+            ),
+            120,
+            "the worker's health endpoint",
+        )
+        yield worker
+    finally:
+        stop(worker)
+
+
+def _died(worker: Worker) -> bool:
+    if worker.process.poll() is not None:
+        raise AssertionError(f"worker exited: {worker.log.read_text()[-3000:]}")
+    return False
+
+
+def stop(worker: Worker, timeout: float = 60) -> int:
+    if worker.process.poll() is None:
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            worker.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+    return worker.process.returncode
+
+
+def run_newsmon(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(NEWSMON), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def kcat_read(bootstrap: str, topic: str, timeout: float = 20) -> list[str]:
+    """Every message value of a topic, read from the beginning by kcat (not our code)."""
+    result = subprocess.run(
+        [
+            "kcat",
+            "-b",
+            bootstrap,
+            "-C",
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-X",
+            "isolation.level=read_committed",
+            "-f",
+            "%s\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise OSError(result.stderr)
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+@contextmanager
+def running_prometheus(
+    targets: list[str], workdir: Path, port: int, rule_files: list[Path] = ()
+) -> Iterator[str]:  # type: ignore[assignment]
+    """Debian's prometheus scraping ``targets`` every second; yields its base URL."""
+    config = workdir / "prometheus.yml"
+    lines = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s"]
+    if rule_files:
+        lines += ["rule_files:"] + [f"  - {path}" for path in rule_files]
+    lines += [
+        "scrape_configs:",
+        "  - job_name: newsmon",
+        "    static_configs:",
+        f"      - targets: {json.dumps(targets)}",
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    log = (workdir / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ready(url), 60, "prometheus")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def _ready(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+        return bool(response.status == 200)
+
+
+def prom_query(url: str, query: str) -> list[Any]:
+    from urllib.parse import quote
+
+    data = get_json(f"{url}/api/v1/query?query={quote(query)}")
+    assert data["status"] == "success", data
+    return list(data["data"]["result"])

