@@ -11,8 +11,8 @@ import gzip
 import json
 import re
 import shutil
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
