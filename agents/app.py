@@ -19,6 +19,7 @@ from agents.metrics import Metrics
 from agents.notifier import process_candidate
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
+from agents.silencefeed import follow_silences
 from agents.tagger import process_articles
 from agents.topics import (
     ALERTS,
@@ -195,6 +196,10 @@ def _wire(app: Any, ctx: Context) -> None:
             ctx.tagger.taxonomy.names,
             lambda ruleset, origin: apply_ruleset(ctx, sinks, ruleset, origin),
         )
+
+    @app.task
+    async def follow_silences_task() -> None:
+        await follow_silences(settings, ctx.silences)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

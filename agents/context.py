@@ -7,13 +7,14 @@ instead of reaching for globals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from agents.metrics import Metrics
 from agents.settings import Settings
 from monitor.nlp import Pipeline
 from monitor.rules import RuleSet
+from monitor.silences import Silence
 from monitor.tagging import Tagger
 
 
@@ -38,3 +39,4 @@ class Context:
     tagger: Tagger
     rules: RulesHolder
     clock: Callable[[], datetime] = utc_now
+    silences: dict[str, Silence] = field(default_factory=dict)

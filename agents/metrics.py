@@ -10,6 +10,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 STAGES = ("decode", "nlp", "tag", "match", "produce")
+#: Rule ids are label values only while a rule set has at most this many rules; beyond
+#: it every rule counts as "_other", so a 10,000-rule set cannot explode the series count.
+RULE_LABEL_LIMIT = 200
+OTHER_RULES = "_other"
 _STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400)
 
@@ -53,6 +57,14 @@ class Metrics:
             ["reason", "watchlist", "severity"],
             registry=registry,
         )
+        self.rule_outcomes = Counter(
+            "newsmon_rule_outcomes_total",
+            "Decisions on rule matches, per rule (while the rule set has at most "
+            f'{RULE_LABEL_LIMIT} rules, else rule="{OTHER_RULES}") and outcome '
+            "(alert, duplicate_story, throttled, silenced).",
+            ["rule", "outcome"],
+            registry=registry,
+        )
         self.stage_seconds = Histogram(
             "newsmon_stage_duration_seconds",
             "Time spent per batch in a processing stage.",
@@ -94,3 +106,8 @@ class Metrics:
     def stage(self, name: str) -> Histogram:
         """The timer of one stage (``with metrics.stage("nlp").time(): ...``)."""
         return self.stage_seconds.labels(stage=name)
+
+
+def rule_label(rule_id: str, rule_count: int) -> str:
+    """The bounded ``rule`` label value for a rule in a set of ``rule_count`` rules."""
+    return rule_id if rule_count <= RULE_LABEL_LIMIT else OTHER_RULES

@@ -5,20 +5,24 @@ and its story state lives in that partition of a changelog-backed Faust table: s
 workers agree because each rule has exactly one owner at a time, and a new owner after a
 rebalance restores the state from the changelog. The alert is sent (and acknowledged)
 before the story is recorded, so a crash in between re-sends the same alert id rather
-than losing it.
+than losing it. A silenced or throttled story is recorded too: its later copies are
+duplicates, not new pages once the silence ends.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 from agents.context import Context
 from agents.deadletter import DeadLetter
+from agents.metrics import rule_label
 from monitor.alerts import Candidate, alert_record
 from monitor.article import parse_timestamp
-from monitor.dedupe import ALERT, Decision, Seen, decide
+from monitor.dedupe import ALERT, SILENCED, Decision, Seen, decide
+from monitor.silences import silencing
 from monitor.story import bands
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,13 @@ def _state(table: Any, rule_id: str, fingerprint: int) -> dict[str, tuple[Seen, 
         band: tuple(Seen.from_json(v) for v in table.get(f"{rule_id}|{band}") or ())
         for band in bands(fingerprint)
     }
+
+
+def _silenced(found: Candidate, ctx: Context, now: float) -> bool:
+    entities = [e["canonical"] for e in found.record.get("entities", ())]
+    return (
+        silencing(ctx.silences.values(), found.rule_id, found.watchlist, entities, now) is not None
+    )
 
 
 def _record(table: Any, rule_id: str, decision: Decision) -> None:
@@ -56,7 +67,12 @@ async def process_candidate(
         _state(table, found.rule_id, fingerprint),
         recent,
         window=ctx.settings.dedupe_window,
+        throttle=found.throttle,
     )
+    if decision.outcome == ALERT and _silenced(found, ctx, now.timestamp()):
+        decision = replace(decision, outcome=SILENCED)
+    label = rule_label(found.rule_id, len(ctx.rules.current.rules))
+    ctx.metrics.rule_outcomes.labels(rule=label, outcome=decision.outcome).inc()
     if decision.outcome == ALERT:
         await _send(alert_record(found, decision.story_id, now), found, ctx, sinks)
     else:

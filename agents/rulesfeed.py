@@ -1,22 +1,21 @@
 """Live rule deployment over the compacted ``newsmon.rules`` topic.
 
 ``newsmon rules push`` publishes a validated rule set under one key, so compaction keeps
-the latest. Every worker reads the topic from the beginning with its own group-less
-consumer (each worker must see every rule set, not a share of them) and swaps the rule
+the latest. Every worker follows the topic (see :mod:`agents.feeds`) and swaps the rule
 set in place: no restart, no rebalance.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
+from agents.feeds import follow, read_all
 from agents.kafka import client_options
 from agents.settings import Settings
 from agents.topics import RULES, resolve
@@ -60,58 +59,31 @@ async def push_ruleset(
         await producer.stop()
 
 
-def _consumer(settings: Settings) -> tuple[AIOKafkaConsumer, TopicPartition]:
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    return consumer, TopicPartition(resolve(RULES, settings).name, 0)
+def _latest(records: Sequence[Any], known_topics: Collection[str]) -> tuple[RuleSet, str] | None:
+    for record in reversed(records):
+        try:
+            return decode_ruleset(record.value or b"", known_topics)
+        except (DefinitionError, ValueError, KeyError) as exc:
+            log.error("ignoring a deployed rule set that does not validate: %s", exc)
+    return None
 
 
 async def latest_ruleset(
     settings: Settings, known_topics: Collection[str]
 ) -> tuple[RuleSet, str] | None:
-    """The rule set deployed last, read to the end of the topic; None if none was pushed."""
-    consumer, partition = _consumer(settings)
-    await consumer.start()
-    try:
-        consumer.assign([partition])
-        end = (await consumer.end_offsets([partition]))[partition]
-        await consumer.seek_to_beginning(partition)
-        latest: tuple[RuleSet, str] | None = None
-        while await consumer.position(partition) < end:
-            for message in (await consumer.getmany(partition, timeout_ms=1000)).get(partition, []):
-                latest = _decoded(message.value, known_topics) or latest
-        return latest
-    finally:
-        await consumer.stop()
-
-
-def _decoded(value: bytes | None, known_topics: Collection[str]) -> tuple[RuleSet, str] | None:
-    try:
-        return decode_ruleset(value or b"", known_topics)
-    except (DefinitionError, ValueError, KeyError) as exc:
-        log.error("ignoring a deployed rule set that does not validate: %s", exc)
-        return None
+    """The rule set deployed last; None if none was pushed."""
+    return _latest(await read_all(settings, resolve(RULES, settings).name), known_topics)
 
 
 async def follow_rules(
-    settings: Settings, known_topics: Collection[str], apply: Callable[[RuleSet, str], Any]
+    settings: Settings,
+    known_topics: Collection[str],
+    apply: Callable[[RuleSet, str], Awaitable[None]],
 ) -> None:
     """Apply every rule set pushed from now on (the latest one is applied first)."""
-    consumer, partition = _consumer(settings)
-    await consumer.start()
-    try:
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        while True:
-            batch = await consumer.getmany(partition, timeout_ms=1000)
-            decoded = [_decoded(m.value, known_topics) for m in batch.get(partition, [])]
-            if latest := next((d for d in reversed(decoded) if d is not None), None):
-                result = apply(*latest)
-                if asyncio.iscoroutine(result):
-                    await result
-    finally:
-        await consumer.stop()
+
+    async def handle(records: Sequence[Any]) -> None:
+        if latest := _latest(records, known_topics):
+            await apply(*latest)
+
+    await follow(settings, resolve(RULES, settings).name, handle)

@@ -52,11 +52,14 @@ RULES = TopicSpec(
     partitions=1,
     compacted=True,
 )
+SILENCES = TopicSpec(
+    "silences", "newsmon.silences", "alert silences by id (compacted)", partitions=1, compacted=True
+)
 ROUTE = TopicSpec(
     "route", "alerts.*", "alerts of one watchlist", partitions=3, retention_ms=30 * DAY_MS
 )
 
-TOPICS = (ARTICLES, TAGGED, CANDIDATES, ALERTS, DEADLETTER, RULES)
+TOPICS = (ARTICLES, TAGGED, CANDIDATES, ALERTS, DEADLETTER, RULES, SILENCES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.dedupe import Throttle
 from monitor.rules import RuleMatch
 from monitor.tagged import TaggedArticle
 
@@ -54,6 +55,11 @@ class Candidate:
     def fingerprint(self) -> int:
         return int(self.record["fingerprint"], 16)
 
+    @property
+    def throttle(self) -> Throttle | None:
+        value = self.record.get("throttle")
+        return Throttle(int(value[0]), float(value[1])) if value else None
+
     def to_json(self) -> dict[str, Any]:
         return self.record
 
@@ -75,6 +81,7 @@ def candidate(match: RuleMatch, tagged: TaggedArticle, **extra: Any) -> Candidat
         "topics": [{"name": t.name, "score": t.score} for t in tagged.topics],
         "entities": _entities(tagged),
         "fingerprint": f"{tagged.fingerprint:016x}",
+        "throttle": list(rule.throttle) if rule.throttle else None,
         **extra,
     }
     return Candidate(record)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from monitor.durations import parse_duration
 from monitor.errors import Location, RuleError
 from monitor.yamlfile import Located, LocatedList
 
@@ -54,3 +55,23 @@ def known_keys(parent: Located, allowed: frozenset[str], rule_id: str | None) ->
 def fail(parent: Located, key: str, message: str, rule_id: str | None = None) -> NoReturn:
     """Raise a RuleError at the value of ``key``."""
     raise RuleError(parent.where(key), message, parent.source_line(key), rule_id)
+
+
+def throttle(parent: Located, rule_id: str) -> tuple[int, float] | None:
+    """``throttle: {max: N, per: 1h}``: at most N alerts per period, or None if absent."""
+    if "throttle" not in parent:
+        return None
+    value = mapping(
+        parent["throttle"],
+        parent.where("throttle"),
+        "'throttle' must be a mapping like {max: 5, per: 1h}",
+    )
+    known_keys(value, frozenset({"max", "per"}), rule_id)
+    most = value.get("max")
+    if isinstance(most, bool) or not isinstance(most, int) or most < 1:
+        fail(value, "max", "'max' must be a whole number of alerts, at least 1", rule_id)
+    try:
+        period = parse_duration(str(value.get("per", "")))
+    except ValueError as exc:
+        fail(value, "per", f"'per': {exc}", rule_id)
+    return most, period

@@ -11,6 +11,7 @@ A rule file lists watchlists, each with rules (README "Writing rules")::
             query: '"air defence" AND (pause OR halt*) AND Pentagon'
             severity: high             # critical | high | medium (default) | low | info
             topics: [air_defence]      # optional: the article must carry all of them
+            throttle: {max: 5, per: 1h}   # optional: at most 5 alerts an hour
             enabled: true              # optional
             must_match: ["The Pentagon paused shipments of air-defence missiles."]
             must_not_match: ["Air defence drills were held in Texas."]
@@ -35,7 +36,7 @@ from monitor.errors import Location, RuleError
 from monitor.query_ast import Node, topics_of
 from monitor.query_parser import QueryError, parse_query
 from monitor.rule_examples import Example, examples_of, failing_examples
-from monitor.rule_fields import fail, items, known_keys, mapping, string
+from monitor.rule_fields import fail, items, known_keys, mapping, string, throttle
 from monitor.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet
 from monitor.yamlfile import Located, load_yaml, load_yaml_file
 
@@ -66,6 +67,7 @@ _RULE_KEYS = frozenset(
         "description",
         "must_match",
         "must_not_match",
+        "throttle",
     }
 )
 
@@ -160,6 +162,7 @@ def _rule(item: Located, watchlist: str, route: str, known: Collection[str]) -> 
         watchlist=watchlist,
         route=route,
         topics=topics,
+        throttle=throttle(item, rule_id),
     )
     examples = examples_of(item, rule_id)
     return _Parsed(rule, node, enabled, examples, item.where("id"), item.source_line("id"))

@@ -41,6 +41,8 @@ class Rule:
     route: str
     topics: tuple[str, ...] = ()
     version: str = ""
+    #: At most ``throttle[0]`` alerts per ``throttle[1]`` seconds, or None.
+    throttle: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         if not self.version:
@@ -48,7 +50,7 @@ class Rule:
 
     def definition(self) -> dict[str, Any]:
         """The fields the version covers."""
-        return {
+        definition: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "query": self.query,
@@ -57,6 +59,9 @@ class Rule:
             "watchlist": self.watchlist,
             "route": self.route,
         }
+        if self.throttle is not None:
+            definition["throttle"] = list(self.throttle)
+        return definition
 
     def canonical_json(self) -> str:
         return json.dumps(

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from agents.settings import Settings, SettingsError, load_settings
 from monitor.errors import DefinitionError
+from newsmon import silencecmd
 from newsmon.topicread import TopicMissing
 
 DEFAULT_SEEDS = Path("seeds")
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--idle", type=float, help="once an alert was shown, stop after S quiet seconds"
     )
     tail.add_argument("--json", action="store_true", dest="as_json", help="JSON lines")
+    silencecmd.add_arguments(commands)
     topics = commands.add_parser("topics", help="create the topics of the topic table")
     topics.add_subparsers(dest="topics_command", required=True).add_parser(
         "create", help="create missing topics (data topics, dead letters, rules, routes)"
@@ -159,6 +161,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     commands = {
+        "silence": silencecmd.run_silence,
         "worker": _worker,
         "replay": _replay,
         "tag": _tag,

@@ -16,6 +16,7 @@ from agents.notifier import process_candidate
 from agents.settings import load_settings
 from agents.tagger import INGESTED_AT, process_articles
 from monitor.article import article_from_text, encode_article
+from monitor.silences import new_silence
 from tests.agents.fakes import FakeSinks, FakeTopic, events
 from tests.conftest import SEED
 
@@ -144,3 +145,32 @@ async def test_alerter_dead_letters_records_it_cannot_read(registry_and_ctx: Any
     )
     assert sinks.alerts.sent == []
     assert dead.sent[0].headers["newsmon-stage"] == b"alert"
+
+
+async def test_notifier_suppresses_silenced_and_throttled_candidates(
+    registry_and_ctx: Any,
+) -> None:
+    registry, ctx = registry_and_ctx
+    candidates = [json.loads(s.value) for s in (await _candidates(ctx)).sent]
+    rule = candidates[0]["rule"]
+    other_story = dict(candidates[0], fingerprint="0f0f0f0f0f0f0f0f")
+    third_story = dict(candidates[0], fingerprint="1234567812345678")
+    throttled = [dict(c, throttle=[1, 3600]) for c in (candidates[0], other_story)]
+    sinks = FakeSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    table: dict[str, Any] = {}
+    for record in throttled:
+        event = events(json.dumps(record).encode(), topic="news.candidates")[0]
+        await process_candidate(event, ctx, table, sinks, dead)
+    assert len(sinks.alerts.sent) == 1, "the second new story is over the throttle"
+    labels = {"watchlist": rule["watchlist"], "severity": rule["severity"]}
+    assert _count(registry, "newsmon_alerts_suppressed_total", reason="throttled", **labels) >= 1
+
+    ctx.silences["s1"] = new_silence(starts_at=0, seconds=1e12, rule=rule["id"])
+    try:
+        event = events(json.dumps(third_story).encode(), topic="news.candidates")[0]
+        await process_candidate(event, ctx, {}, sinks, dead)
+    finally:
+        ctx.silences.clear()
+    assert len(sinks.alerts.sent) == 1
+    assert _count(registry, "newsmon_alerts_suppressed_total", reason="silenced", **labels) >= 1

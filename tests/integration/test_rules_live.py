@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,38 @@ def test_backtest_reads_the_articles_topic(live: Worker, tmp_path: Path) -> None
     assert {m["rule_id"] for m in by_id["outlet-a-1"]["matches"]} >= {"us-air-defence-pause"}
     for match in by_id["outlet-a-1"]["matches"]:
         assert match["matches"], "every rule match explains itself"
+
+
+def test_a_silence_suppresses_alerts_of_its_watchlist(live: Worker, tmp_path: Path) -> None:
+    added = run_newsmon(
+        live.env,
+        "silence",
+        "add",
+        "--watchlist",
+        "ceasefire-talks",
+        "--for",
+        "1h",
+        "--comment",
+        "test",
+    )
+    assert added.returncode == 0, added.stderr
+    silence_id = added.stdout.split()[1]
+    listed = run_newsmon(live.env, "silence", "list")
+    assert silence_id[:6] in listed.stdout
+    time.sleep(3)  # the worker follows the silences topic once a second
+    story = tmp_path / "truce.json"
+    story.write_text(
+        json.dumps(
+            {
+                "id": "truce-talks-stall-9",
+                "title": "Ceasefire talks with Moscow stall again",
+                "body": "Ceasefire negotiations between Kyiv and Moscow stalled on Friday "
+                "after Russia refused a truce along the front line, Ukraine's foreign "
+                "ministry said.",
+            }
+        )
+    )
+    assert run_newsmon(live.env, "replay", str(story)).returncode == 0
+    pattern = r'newsmon_rule_outcomes_total\{outcome="silenced",rule="ceasefire-talks-stall"\}'
+    wait_for(lambda: re.search(pattern, _metrics(live)), 60, "the silenced outcome")
+    assert not [a for a in _alerts(live) if a["article"]["id"] == "truce-talks-stall-9"]
