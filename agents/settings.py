@@ -59,6 +59,9 @@ class Settings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, le=10_000, description="Articles per NLP batch")
     batch_window: float = Field(0.2, gt=0, le=60, description="Seconds to wait to fill a batch")
+    commit_interval: float = Field(
+        0.5, gt=0, le=60, description="Seconds between commits (and transactions)"
+    )
     dedupe_window: float = Field(86_400, gt=0, description="Seconds a story alerts once per rule")
     data_dir: Path = Field(
         Path(".newsmon-data"), description="Worker state directory (Faust tables)"

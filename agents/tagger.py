@@ -36,7 +36,7 @@ async def process_articles(
                 await deadletter.send(event.message, exc.reason, exc.detail, stage="tag")
     for (_, event), tagged in zip(decoded, await _tag_all(decoded, ctx, deadletter), strict=True):
         if tagged is not None:
-            await _publish(tagged, event, sink, ctx)
+            await _publish(tagged, event, sink, ctx, deadletter)
 
 
 async def _tag_all(
@@ -64,13 +64,22 @@ def _tag_batch(articles: list[Article], ctx: Context) -> list[TaggedArticle | No
         return [tag_analyzed(item, ctx.tagger) for item in analyzed]
 
 
-async def _publish(tagged: TaggedArticle, event: Any, sink: Any, ctx: Context) -> None:
+def _encoded(tagged: TaggedArticle) -> tuple[bytes, bytes]:
     value = json.dumps(tagged.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    return tagged.article.id.encode(), value
+
+
+async def _publish(
+    tagged: TaggedArticle, event: Any, sink: Any, ctx: Context, deadletter: DeadLetter
+) -> None:
+    try:
+        key, value = _encoded(tagged)
+    except (UnicodeEncodeError, ValueError) as exc:  # never let one record stop the agent
+        await deadletter.send(event.message, "unhandled", repr(exc), stage="tag")
+        return
     ingested = f"{event.message.timestamp:.3f}".encode()
     with ctx.metrics.stage("produce").time():
-        await sink.send(
-            key=tagged.article.id.encode(), value=value, headers=[(INGESTED_AT, ingested)]
-        )
+        await sink.send(key=key, value=value, headers=[(INGESTED_AT, ingested)])
     ctx.metrics.articles_tagged.inc()
     for name in tagged.topic_names:
         ctx.metrics.topic_tags.labels(topic=name).inc()

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from agents.settings import Settings
 
 DAY_MS = 86_400_000
+#: Largest record any newsmon topic accepts. A tagged article repeats its article (up to
+#: NEWSMON_MAX_ARTICLE_BYTES, 1 MiB by default) plus evidence and entities, so topics and
+#: producers allow well above the article limit and above Kafka's 1 MB default.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +29,10 @@ class TopicSpec:
     compacted: bool = False
 
     def configs(self) -> dict[str, str]:
+        size = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
         if self.compacted:
-            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
-        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", **size}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms), **size}
 
 
 ARTICLES = TopicSpec("articles", "news.articles", "raw articles from replay or any source")

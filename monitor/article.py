@@ -24,6 +24,7 @@ _TEXT_FIELDS = ("id", "title", "body", "url", "source", "language")
 _KNOWN = {*_TEXT_FIELDS, "published_at"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“'‘])")
 _MAX_TITLE_CHARS = 300
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,17 @@ def decode_article(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
         raise InvalidArticle("bad_json", str(exc)[:200]) from exc
     if not isinstance(record, dict):
         raise InvalidArticle("not_an_object", f"JSON {type(record).__name__}, not an object")
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(record)
     return article_from_mapping(record)
+
+
+def _refuse_lone_surrogates(record: dict[str, Any]) -> None:
+    """JSON may escape a lone UTF-16 surrogate (``"\\ud800"``); no UTF-8 text can hold one."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArticle("bad_encoding", "a JSON escape names a lone surrogate") from exc
 
 
 def encode_article(article: Article) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +48,31 @@ class FakeTopic:
 
 
 class FakeSinks:
+    """The notifier's port: alert topics that record sends, a flush that counts."""
+
     def __init__(self) -> None:
         self.alerts = FakeTopic("news.alerts")
         self.routes: dict[str, FakeTopic] = {}
+        self.flushes = 0
 
     def route(self, name: str) -> FakeTopic:
         return self.routes.setdefault(name, FakeTopic(name))
+
+    async def send(self, record: dict[str, Any], route: str, only: set[str] | None = None) -> None:
+        value = json.dumps(record).encode()
+        for topic in (self.alerts, self.route(route)):
+            if only is None or topic.name in only:
+                await topic.send(key=record["alert_id"].encode(), value=value)
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+    async def missing(self, alert_id: str, route: str, since: float) -> set[str]:
+        return {
+            topic.name
+            for topic in (self.alerts, self.route(route))
+            if not any(s.key == alert_id.encode() for s in topic.sent)
+        }
 
 
 def events(*values: bytes, topic: str = "news.articles") -> list[FakeEvent]:

@@ -174,3 +174,32 @@ async def test_notifier_suppresses_silenced_and_throttled_candidates(
         ctx.silences.clear()
     assert len(sinks.alerts.sent) == 1
     assert _count(registry, "newsmon_alerts_suppressed_total", reason="silenced", **labels) >= 1
+
+
+class CrashingSinks(FakeSinks):
+    """Sends to news.alerts, then 'crashes' before the route topic gets its copy."""
+
+    async def send(self, record: dict[str, Any], route: str, only: set[str] | None = None) -> None:
+        await self.alerts.send(key=record["alert_id"].encode(), value=json.dumps(record).encode())
+        raise ConnectionError("worker killed mid-send")
+
+
+async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    [first, *_] = (await _candidates(ctx)).sent
+    table: dict[str, Any] = {}
+    crashing = CrashingSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    with pytest.raises(ConnectionError):
+        await process_candidate(events(first.value)[0], ctx, table, crashing, dead)
+    assert crashing.flushes == 1, "the pending mark was flushed before the alert left"
+    assert any(key.endswith("|pending") for key in table)
+
+    # The restarted worker shares the broker's topics and the restored table.
+    restarted = FakeSinks()
+    restarted.alerts = crashing.alerts
+    await process_candidate(events(first.value)[0], ctx, table, restarted, dead)
+    rule = json.loads(first.value)["route"]
+    assert len(restarted.alerts.sent) == 1, "news.alerts already had it: not sent twice"
+    assert len(restarted.route(rule).sent) == 1, "the missing route copy was sent"
+    assert not any(key.endswith("|pending") for key in table)

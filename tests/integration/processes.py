@@ -60,28 +60,37 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-@contextmanager
-def running_worker(env: dict[str, str], port: int, workdir: Path) -> Iterator[Worker]:
-    """A `newsmon worker` process; stopped with SIGTERM (and its exit status kept)."""
+def start_worker(env: dict[str, str], port: int, workdir: Path, *, wait: bool = True) -> Worker:
+    """Start `newsmon worker` (appending to its log) and, by default, wait until healthy."""
     log = workdir / f"worker-{port}.log"
     env = {**env, "NEWSMON_WEB_PORT": str(port), "NEWSMON_DATA_DIR": str(workdir / f"data-{port}")}
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [str(NEWSMON), "worker"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
     worker = Worker(process, port, env, log)
+    if wait:
+        wait_healthy(worker)
+    return worker
+
+
+def wait_healthy(worker: Worker, timeout: float = 120) -> None:
+    url = f"http://127.0.0.1:{worker.port}/health"
+    wait_for(
+        lambda: (
+            (worker.process.poll() is None and get_json(url)["status"] == "ok") or _died(worker)
+        ),
+        timeout,
+        "the worker's health endpoint",
+    )
+
+
+@contextmanager
+def running_worker(env: dict[str, str], port: int, workdir: Path) -> Iterator[Worker]:
+    """A `newsmon worker` process; stopped with SIGTERM (and its exit status kept)."""
+    worker = start_worker(env, port, workdir, wait=False)
     try:
-        wait_for(
-            lambda: (
-                (
-                    process.poll() is None
-                    and get_json(f"http://127.0.0.1:{port}/health")["status"] == "ok"
-                )
-                or _died(worker)
-            ),
-            120,
-            "the worker's health endpoint",
-        )
+        wait_healthy(worker)
         yield worker
     finally:
         stop(worker)

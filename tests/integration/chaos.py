@@ -1,0 +1,166 @@
+"""Chaos harness: articles built to raise known alerts, and an exact count of alerts.
+
+Every generated article is its own story (random words, checked pairwise by
+fingerprint) and contains the phrase of the chaos rule, so the expected alerts are
+exactly one per article id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from monitor.article import Article
+from monitor.nlp import load_pipeline
+from monitor.story import MAX_DISTANCE, bands, distance, fingerprint, story_fields
+
+RULES = """\
+watchlists:
+  - name: chaos
+    rules:
+      - id: chaos-marker
+        query: '"chaos marker"'
+        severity: high
+        must_match: ["A chaos marker in the text."]
+        must_not_match: ["Nothing to see."]
+"""
+_WORDS = [
+    "army",
+    "border",
+    "capital",
+    "council",
+    "court",
+    "crisis",
+    "defence",
+    "delegation",
+    "district",
+    "election",
+    "envoy",
+    "export",
+    "factory",
+    "farmers",
+    "fleet",
+    "harbour",
+    "industry",
+    "inflation",
+    "inquiry",
+    "island",
+    "journalist",
+    "language",
+    "market",
+    "minister",
+    "mission",
+    "network",
+    "office",
+    "parliament",
+    "pipeline",
+    "police",
+    "port",
+    "province",
+    "railway",
+    "reform",
+    "region",
+    "report",
+    "research",
+    "river",
+    "satellite",
+    "school",
+    "senate",
+    "shipyard",
+    "station",
+    "strike",
+    "summit",
+    "supply",
+    "tariff",
+    "territory",
+    "trade",
+    "treaty",
+    "tunnel",
+    "union",
+    "valley",
+    "village",
+    "volunteer",
+    "warehouse",
+    "weather",
+    "budget",
+    "bridge",
+    "cabinet",
+    "coast",
+    "currency",
+    "drought",
+    "energy",
+    "harvest",
+]
+
+
+def size(variable: str, default: int) -> int:
+    """A test size, overridable by environment (``make chaos`` runs the full sizes)."""
+    return int(os.environ.get(variable, default))
+
+
+def articles(count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` distinct stories, each raising exactly one alert of the chaos rule."""
+    rng, pipeline = random.Random(seed), load_pipeline("blank", ner=False)
+    made: list[dict[str, Any]] = []
+    seen: dict[str, list[int]] = {}
+    while len(made) < count:
+        words = [rng.choice(_WORDS) for _ in range(70)]
+        words.insert(rng.randrange(len(words)), "chaos marker")
+        record = {
+            "id": f"chaos-{seed}-{len(made):05d}",
+            "title": " ".join(words[:8]),
+            "body": " ".join(words).capitalize() + ".",
+        }
+        analyzed = pipeline.analyze_one(Article(record["id"], record["title"], record["body"]))
+        value = fingerprint(story_fields(analyzed.title, analyzed.body))
+        near = {o for b in bands(value) for o in seen.get(b, ())}
+        if any(distance(value, other) <= MAX_DISTANCE for other in near):
+            continue  # would be a copy of an earlier story
+        for band in bands(value):
+            seen.setdefault(band, []).append(value)
+        made.append(record)
+    return made
+
+
+def write_feed(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+async def _read_alerts(bootstrap: str, topic: str, want: int, quiet: float) -> Counter[str]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    counts: Counter[str] = Counter()
+    idle = 0.0
+    try:
+        while idle < quiet or sum(counts.values()) < want:
+            batch = await consumer.getmany(timeout_ms=1000)
+            messages = [m for ms in batch.values() for m in ms]
+            idle = 0.0 if messages else idle + 1.0
+            for message in messages:
+                counts[json.loads(message.value)["article"]["id"]] += 1
+            if idle > 240:
+                break
+    finally:
+        await consumer.stop()
+    return counts
+
+
+def alerts_by_article(bootstrap: str, topic: str, want: int, quiet: float = 10) -> Counter[str]:
+    """Alerts per article id on ``topic`` (read_committed), once ``want`` arrived and
+    ``quiet`` seconds passed without more."""
+    return asyncio.run(_read_alerts(bootstrap, topic, want, quiet))

@@ -1,0 +1,114 @@
+"""Crash safety on the real broker: SIGKILLed workers, a restarted broker, a rebalance.
+
+Articles built to raise known alerts are replayed while workers are killed and
+restarted; a read_committed consumer must then find exactly one alert per article:
+none missing, none twice. Sizes are reduced in `make test`; `make chaos` runs the full
+5,000 articles (NEWSMON_CHAOS_ARTICLES).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.chaos import RULES, alerts_by_article, articles, size, write_feed
+from tests.integration.processes import (
+    NEWSMON,
+    ROOT,
+    Worker,
+    newsmon_env,
+    start_worker,
+    stop,
+    wait_healthy,
+)
+
+pytestmark = pytest.mark.broker
+COUNT = size("NEWSMON_CHAOS_ARTICLES", 400)
+RATE = size("NEWSMON_CHAOS_RATE", 40)
+KILLS = size("NEWSMON_CHAOS_KILLS", 3)
+
+
+@pytest.fixture
+def chaos_env(tmp_path: Path, bootstrap: str) -> dict[str, str]:
+    rules = tmp_path / "chaos-rules.yaml"
+    rules.write_text(RULES)
+    prefix = f"chaos{free_port()}."
+    return newsmon_env(
+        bootstrap,
+        prefix,
+        NEWSMON_RULES=str(rules),
+        NEWSMON_SPACY_MODEL="blank",
+        NEWSMON_NER="false",
+        NEWSMON_BATCH_WINDOW="0.1",
+        NEWSMON_BATCH_SIZE="16",
+    )
+
+
+def _replay(env: dict[str, str], feed: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(NEWSMON), "replay", str(feed), "--rate", str(RATE)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _assert_exactly_once(env: dict[str, str], expected: set[str]) -> None:
+    counts = alerts_by_article(
+        env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"] + "news.alerts", len(expected)
+    )
+    missing = expected - set(counts)
+    doubled = {article: n for article, n in counts.items() if n > 1}
+    assert not missing, f"{len(missing)} alerts missing, e.g. {sorted(missing)[:5]}"
+    assert not doubled, f"{len(doubled)} alerts raised more than once: {list(doubled)[:5]}"
+    assert set(counts) == expected
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        stop(worker)
+
+
+def test_sigkilled_workers_lose_and_double_nothing(
+    chaos_env: dict[str, str], tmp_path: Path, workers: list[Worker]
+) -> None:
+    records = articles(COUNT, seed=11)
+    port, rng = free_port(), random.Random(5)
+    workers.append(start_worker(chaos_env, port, tmp_path))
+    replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
+    duration = COUNT / RATE
+    for kill in range(KILLS):
+        time.sleep(rng.uniform(0.15, 0.8) * duration / KILLS)
+        workers[-1].process.send_signal(signal.SIGKILL)
+        workers[-1].process.wait(30)
+        workers.append(start_worker(chaos_env, port, tmp_path, wait=False))
+        wait_healthy(workers[-1])
+        assert replay.poll() in (None, 0), f"replay failed after kill {kill + 1}"
+    assert replay.wait(600) == 0
+    _assert_exactly_once(chaos_env, {r["id"] for r in records})
+    assert stop(workers[-1]) == 0
+
+
+def test_a_worker_joining_and_one_leaving_lose_and_double_nothing(
+    chaos_env: dict[str, str], tmp_path: Path, workers: list[Worker]
+) -> None:
+    records = articles(COUNT, seed=12)
+    workers.append(start_worker(chaos_env, free_port(), tmp_path))
+    replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
+    time.sleep(COUNT / RATE / 4)
+    workers.append(start_worker(chaos_env, free_port(), tmp_path))  # rebalance: join
+    time.sleep(COUNT / RATE / 4)
+    assert stop(workers[0]) == 0  # rebalance: leave, gracefully
+    assert replay.wait(600) == 0
+    _assert_exactly_once(chaos_env, {r["id"] for r in records})
