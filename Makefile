@@ -75,6 +75,15 @@ test: install system-deps check ## install, start Kafka, run every test, stop Ka
 test-unit: install ## unit and agent tests only (no broker)
 	$(BIN)/pytest -q tests/unit tests/agents
 
+.PHONY: chaos
+chaos: install ## full-size fault injection: 10,000 fuzzed messages, 5,000 articles with kills
+	@bash deploy/run-tests.sh tests/integration/test_fuzz.py tests/integration/test_chaos.py \
+	  tests/integration/test_broker_restart.py
+chaos: export NEWSMON_FUZZ_BAD := 10000
+chaos: export NEWSMON_CHAOS_ARTICLES := 5000
+chaos: export NEWSMON_CHAOS_RATE := 100
+chaos: export NEWSMON_CHAOS_KILLS := 5
+
 .PHONY: eval
 eval: install ## topic precision/recall/F1 on the labelled dev set (needs ../shared/corpus)
 	$(PY) bench/eval_topics.py

@@ -1,0 +1,107 @@
+"""Crash safety when the Kafka broker itself stops and comes back mid-stream.
+
+Runs on a broker of its own (its own state folder and ports; the jars are shared), so
+stopping it disturbs no other test. A worker that dies while the broker is away is
+started again, as a container's restart policy would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, skip_or_fail
+from tests.integration.chaos import RULES, alerts_by_article, articles, size, write_feed
+from tests.integration.processes import (
+    ROOT,
+    Worker,
+    newsmon_env,
+    run_newsmon,
+    start_worker,
+    stop,
+    wait_for,
+    wait_healthy,
+)
+
+pytestmark = pytest.mark.broker
+KAFKA = ROOT / "deploy" / "kafka" / "kafka.sh"
+VERSION = (ROOT / "deploy" / "kafka" / "VERSION").read_text().strip()
+COUNT = size("NEWSMON_CHAOS_ARTICLES", 400) // 2
+
+
+def _kafka(env: dict[str, str], command: str) -> None:
+    result = subprocess.run(
+        ["bash", str(KAFKA), command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    if subprocess.run(["which", "java"], capture_output=True, check=False).returncode:
+        skip_or_fail("java is not installed")
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_STATE_DIR": str(tmp_path / "kafka"),
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_LIB_DIR": str(ROOT / ".kafka" / f"lib-{VERSION}"),
+    }
+    _kafka(env, "up")
+    try:
+        yield env, f"127.0.0.1:{port}"
+    finally:
+        _kafka(env, "down")
+
+
+def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
+    own_broker: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    kafka_env, bootstrap = own_broker
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    env = newsmon_env(
+        bootstrap,
+        "restart.",
+        NEWSMON_RULES=str(rules),
+        NEWSMON_NER="false",
+        NEWSMON_SPACY_MODEL="blank",
+        NEWSMON_BATCH_WINDOW="0.1",
+    )
+    records = articles(2 * COUNT, seed=13)
+    before, after = records[:COUNT], records[COUNT:]
+    port = free_port()
+    workers: list[Worker] = [start_worker(env, port, tmp_path)]
+    try:
+        assert (
+            run_newsmon(env, "replay", str(write_feed(tmp_path / "a.jsonl", before))).returncode
+            == 0
+        )
+        time.sleep(1.0)  # mid-stream: the worker is still working through the backlog
+        _kafka(kafka_env, "down")
+        time.sleep(5)
+        _kafka(kafka_env, "up")
+        if workers[-1].process.poll() is not None:  # died while the broker was away
+            workers.append(start_worker(env, port, tmp_path))
+        wait_healthy(workers[-1])
+        replayed = run_newsmon(env, "replay", str(write_feed(tmp_path / "b.jsonl", after)))
+        assert replayed.returncode == 0, replayed.stderr
+        counts = alerts_by_article(bootstrap, "restart.news.alerts", len(records))
+        wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
+    finally:
+        codes = [stop(w) for w in workers]
+    expected = {r["id"] for r in records}
+    assert expected - set(counts) == set(), "alerts missing after the broker restart"
+    assert [a for a, n in counts.items() if n > 1] == [], "alerts doubled"
+    assert codes[-1] == 0
