@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import Location, RuleError
+from monitor.limits import MAX_RULES, check_query_text, check_query_tree
 from monitor.query_ast import Node, topics_of
 from monitor.query_parser import QueryError, parse_query
 from monitor.rule_examples import Example, examples_of, failing_examples
@@ -103,6 +104,12 @@ def _rule_set(data: Any, text: str, path: str, known: Collection[str]) -> RuleSe
     for i, item in enumerate(watchlists):
         watchlist = mapping(item, watchlists.where(i), "a watchlist must be a mapping")
         parsed.extend(_watchlist(watchlist, names, known))
+    if len(parsed) > MAX_RULES:
+        raise RuleError(
+            data.where("watchlists"),
+            f"{len(parsed)} rules; a rule set holds at most {MAX_RULES}",
+            data.source_line("watchlists"),
+        )
     _unique_ids(parsed)
     _check_examples(parsed)
     enabled = [p for p in parsed if p.enabled]
@@ -186,7 +193,9 @@ def _topics(item: Located, rule_id: str, known: Collection[str]) -> tuple[str, .
 def _query(item: Located, rule_id: str, known: Collection[str]) -> tuple[str, Node]:
     text = string(item, "query", rule_id)
     try:
+        check_query_text(item["query"])
         node = parse_query(item["query"])  # unstripped, so offsets are the file's
+        check_query_tree(node)
     except QueryError as exc:
         raise RuleError(
             _query_location(item, exc.offset), exc.message, item.source_line("query"), rule_id
