@@ -9,12 +9,14 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agents.alerter import process_tagged
+from agents.alertlog import topics_holding
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
-from agents.kafka import ensure_topics
+from agents.kafka import ensure_topics, ssl_context
 from agents.metrics import Metrics
 from agents.notifier import process_candidate
 from agents.rulesfeed import follow_rules
@@ -26,6 +28,7 @@ from agents.topics import (
     ARTICLES,
     CANDIDATES,
     DEADLETTER,
+    MAX_MESSAGE_BYTES,
     ROUTE,
     TAGGED,
     resolve,
@@ -58,6 +61,29 @@ class Sinks:
                 value_serializer="raw",
             )
         return self.routes[name]
+
+    def _topics(self, route: str) -> dict[str, Any]:
+        return {t.get_topic_name(): t for t in (self.alerts, self.route(route))}
+
+    async def send(self, record: dict[str, Any], route: str, only: set[str] | None = None) -> None:
+        """Send an alert to news.alerts and its route (or only to ``only``); wait for acks."""
+        value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        key = record["alert_id"].encode()
+        futures = [
+            await topic.send(key=key, value=value)
+            for name, topic in self._topics(route).items()
+            if only is None or name in only
+        ]
+        for future in futures:
+            await future
+
+    async def flush(self) -> None:
+        await self.app.producer.flush()
+
+    async def missing(self, alert_id: str, route: str, since: float) -> set[str]:
+        """The alert topics that do not hold the alert (read back from the broker)."""
+        names = set(self._topics(route))
+        return names - await topics_holding(self.settings, names, alert_id.encode(), since)
 
 
 def build_context(
@@ -98,19 +124,16 @@ def publish_ruleset_metrics(ctx: Context) -> None:
 
 
 def _broker_credentials(settings: Settings) -> Any:
+    """Faust's form of client_options: the same TLS context and SASL login."""
+    context = ssl_context(settings)
     if not settings.kafka_security_protocol.startswith("SASL"):
-        return None
-    from aiokafka.helpers import create_ssl_context
-
-    ssl = None
-    if settings.kafka_security_protocol == "SASL_SSL":
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        ssl = create_ssl_context(cafile=cafile)
+        return faust.SSLCredentials(context) if context else None
+    # SASLCredentials infers SASL_SSL from the context and SASL_PLAINTEXT without one.
     return faust.SASLCredentials(
         username=settings.kafka_sasl_username,
         password=settings.kafka_sasl_password.get_secret_value(),
         mechanism=settings.kafka_sasl_mechanism,
-        ssl_context=ssl,
+        ssl_context=context,
     )
 
 
@@ -144,6 +167,11 @@ def create_app(
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         producer_acks=-1,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        # An agent that raised would be restarted by Faust but consume nothing more; a
+        # crash of the whole worker is visible and its uncommitted work is redone.
+        agent_supervisor=CrashingSupervisor,
+        broker_commit_interval=settings.commit_interval,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",

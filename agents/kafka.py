@@ -1,20 +1,51 @@
-"""Kafka clients built from the settings: connection options and topic creation."""
+"""Kafka clients built from the settings: connection options and topic creation.
+
+Also the words for a refused connection: when the broker rejects our TLS or SASL
+handshake, :func:`probe_refusal` names the setting to check, never a secret.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 from aiokafka.helpers import create_ssl_context
 
-from agents.settings import Settings
-from agents.topics import ResolvedTopic
+from agents.settings import Settings, SettingsError
+from agents.topics import MAX_MESSAGE_BYTES, ResolvedTopic
 
 log = logging.getLogger(__name__)
+MASK = "********"
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context for SSL and SASL_SSL (brokers verified, host names checked), else None.
+
+    Trusts NEWSMON_KAFKA_SSL_CAFILE when set, the system's CAs otherwise. An unreadable
+    CA file raises SettingsError naming the variable.
+    """
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    cafile = settings.kafka_ssl_cafile
+    try:
+        context: ssl.SSLContext = create_ssl_context(cafile=str(cafile) if cafile else None)
+    except OSError as exc:  # ssl.SSLError included: not a PEM certificate
+        reason = exc.strerror or str(exc)
+        raise SettingsError(f"NEWSMON_KAFKA_SSL_CAFILE: cannot load {cafile}: {reason}") from None
+    return context
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -23,9 +54,8 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": settings.kafka_bootstrap,
         "security_protocol": settings.kafka_security_protocol,
     }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    if context := ssl_context(settings):
+        options["ssl_context"] = context
     if settings.kafka_security_protocol.startswith("SASL"):
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
@@ -33,10 +63,69 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def mask_secrets(text: str, settings: Settings) -> str:
+    """``text`` with the SASL password replaced by a mask (for messages built from errors)."""
+    secret = settings.kafka_sasl_password.get_secret_value()
+    return text.replace(secret, MASK) if secret else text
+
+
+def refusal(settings: Settings, exc: BaseException) -> str | None:
+    """What the broker refused, as the rest of "Kafka at HOST:PORT ...", or None."""
+    mechanism, protocol = settings.kafka_sasl_mechanism, settings.kafka_security_protocol
+    check_protocol = f"check that NEWSMON_KAFKA_SECURITY_PROTOCOL ({protocol}) fits the listener"
+    if isinstance(exc, SaslAuthenticationFailed):
+        return (
+            f"refused the credentials of user {settings.kafka_sasl_username!r} (SASL {mechanism}):"
+            " check NEWSMON_KAFKA_SASL_USERNAME / NEWSMON_KAFKA_SASL_PASSWORD"
+        )
+    if isinstance(exc, UnsupportedSaslMechanismError):
+        return f"does not offer SASL {mechanism}: check NEWSMON_KAFKA_SASL_MECHANISM"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = getattr(exc, "verify_message", None) or exc.reason or exc
+        return f"sent a TLS certificate we do not trust ({detail}): check NEWSMON_KAFKA_SSL_CAFILE"
+    if isinstance(exc, ssl.SSLError):
+        return f"failed the TLS handshake ({exc.reason or exc}): {check_protocol}"
+    # A TLS listener drops a plaintext request at once (aiokafka reads a short frame),
+    # and a plaintext listener resets a TLS hello.
+    tls = protocol in ("SSL", "SASL_SSL")
+    dropped = isinstance(exc, KafkaConnectionError) and isinstance(
+        exc.__cause__, asyncio.IncompleteReadError
+    )
+    if (dropped and not tls) or (tls and isinstance(exc, ConnectionResetError)):
+        return f"closed the connection during the handshake: {check_protocol}"
+    return None
+
+
+async def probe_refusal(settings: Settings, timeout: float = 10) -> tuple[str, str] | None:
+    """After a failed bootstrap: connect once to the first server to name a TLS/SASL refusal.
+
+    aiokafka logs the cause and raises only "Unable to bootstrap"; this one extra
+    handshake returns ``(host:port, refusal)``, or None when the cause lies elsewhere.
+    """
+    server = settings.kafka_bootstrap.split(",")[0].strip()
+    host, _, port = server.rpartition(":")
+    if not port.isdigit():
+        return None
+    options = client_options(settings)
+    del options["bootstrap_servers"]
+    try:
+        conn = await asyncio.wait_for(create_conn(host.strip("[]"), int(port), **options), timeout)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        reason = refusal(settings, exc)
+        return (server, reason) if reason else None
+    conn.close()
+    return None
+
+
 def idempotent_producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
     """A producer with idempotence on (acks=all): retries never duplicate a message."""
     return AIOKafkaProducer(
-        **client_options(settings), enable_idempotence=True, acks="all", linger_ms=5, **extra
+        **client_options(settings),
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_request_size=MAX_MESSAGE_BYTES,
+        **extra,
     )
 
 

@@ -50,8 +50,8 @@ async def push_ruleset(
 ) -> None:
     """Publish a rule set to the rules topic and wait until the broker has it."""
     producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(
             resolve(RULES, settings).name, encode_ruleset(ruleset, origin, pushed_at), key=KEY
         )

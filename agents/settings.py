@@ -92,7 +92,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known)
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (known: see `newsmon config show`)")
-    values = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k in known}
+    # An empty variable means "not set": the default applies (e.g. the system's CAs).
+    values = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k in known and v != ""}
     values.update(overrides)
     try:
         return Settings.model_validate(values)

@@ -36,8 +36,8 @@ def _decode(records: Sequence[Any]) -> dict[str, Silence]:
 
 async def publish_silence(settings: Settings, silence: Silence) -> None:
     producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(
             resolve(SILENCES, settings).name,
             json.dumps(silence.to_json()).encode(),

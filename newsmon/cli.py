@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from rich.console import Console
 
 from agents.settings import Settings, SettingsError, load_settings
@@ -102,14 +102,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DefinitionError as exc:
         print(f"newsmon: {exc.render()}", file=sys.stderr)
         return 2
-    except TopicMissing as exc:
+    except (TopicMissing, SettingsError) as exc:  # a setting found bad when used: CA file
         print(f"newsmon: {exc}", file=sys.stderr)
         return 2
     except KafkaError as exc:
-        print(f"newsmon: Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
+        print(f"newsmon: {_kafka_failure(settings, exc)}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130
+
+
+def _kafka_failure(settings: Settings, exc: KafkaError) -> str:
+    """One line for a failed Kafka call; a refused TLS/SASL handshake is named, no secret."""
+    from agents.kafka import mask_secrets, probe_refusal, refusal
+
+    found = None
+    if reason := refusal(settings, exc):
+        found = (settings.kafka_bootstrap, reason)
+    elif isinstance(exc, KafkaConnectionError):
+        # aiokafka logs why the bootstrap failed but raises only "Unable to bootstrap".
+        found = asyncio.run(probe_refusal(settings))
+    if found:
+        return mask_secrets(f"Kafka at {found[0]} {found[1]}", settings)
+    return mask_secrets(f"Kafka at {settings.kafka_bootstrap}: {exc}", settings)
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:

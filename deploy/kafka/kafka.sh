@@ -17,7 +17,8 @@
 #   configs   Kafka's ConfigCommand  (kafka-configs.sh) with ARGS
 #             (both get --bootstrap-server 127.0.0.1:$KAFKA_PORT unless ARGS
 #             already name --bootstrap-server or --bootstrap-controller;
-#             then they fail at once if no broker listens there)
+#             then they fail at once if no broker listens there; in secure
+#             mode also --command-config <state>/client.properties, as admin)
 #
 # Environment:
 #   KAFKA_STATE_DIR        state folder          (default <repo>/.kafka)
@@ -25,6 +26,23 @@
 #   KAFKA_CONTROLLER_PORT  controller port       (default 9093)
 #   KAFKA_VERSION          Kafka version         (default: deploy/kafka/VERSION)
 #   KAFKA_HEAP_OPTS        broker JVM heap       (default -Xms256m -Xmx1g)
+#   KAFKA_LIB_DIR          resolved jars         (default <state>/lib-<version>;
+#                          share one between state folders to resolve once)
+#
+# Secure mode (opt-in; a throwaway test CA, never for production):
+#   KAFKA_SASL_SSL=1       clients connect with SASL_SSL (SCRAM-SHA-512 over
+#                          TLS) instead of PLAINTEXT; the mode is stored at
+#                          format time and later commands follow it
+#   KAFKA_SSL_DIR          CA and broker key stores, generated with keytool
+#                          if absent (default <state>/ssl); clients trust
+#                          $KAFKA_SSL_DIR/ca.pem
+#   KAFKA_SASL_USER        the client user            (default newsmon)
+#   KAFKA_SASL_PASSWORD    its password               (default: random)
+#   KAFKA_SASL_ADMIN_PASSWORD  password of `admin`, which the broker itself
+#                          and the admin tools use    (default: random)
+#   The SCRAM users are created when the storage is formatted; their
+#   passwords are then kept in <state>/sasl.env (mode 600). Passwords may use
+#   only A-Z a-z 0-9 . _ ~ - (they go into JAAS and --add-scram syntax).
 #
 # Needs Java 17+ and Maven (apt-get install openjdk-17-jre-headless maven).
 set -euo pipefail
@@ -49,6 +67,9 @@ STATE_DIR="${KAFKA_STATE_DIR:-$REPO_ROOT/.kafka}"
 readonly LIB_DIR_NAME="lib-$KAFKA_VER"
 # Filled in by init_paths once the state folder exists (made absolute then).
 LIB_DIR="" DATA_DIR="" PROPS="" LOG_FILE="" PID_FILE=""
+# Secure mode: filled in by init_paths and resolve_mode.
+MODE_FILE="" SSL_DIR="" SASL_ENV="" CLIENT_PROPS="" MODE=""
+readonly SCRAM="SCRAM-SHA-512"
 TOOL_CMD=()
 
 die() {
@@ -68,6 +89,11 @@ init_paths() {
     PROPS="$STATE_DIR/server.properties"
     LOG_FILE="$STATE_DIR/kafka.log"
     PID_FILE="$STATE_DIR/kafka.pid"
+    LIB_DIR="${KAFKA_LIB_DIR:-$LIB_DIR}"
+    MODE_FILE="$STATE_DIR/security.mode"
+    SSL_DIR="${KAFKA_SSL_DIR:-$STATE_DIR/ssl}"
+    SASL_ENV="$STATE_DIR/sasl.env"
+    CLIENT_PROPS="$STATE_DIR/client.properties"
 }
 
 # --- prerequisites ---------------------------------------------------------
@@ -105,6 +131,14 @@ ensure_lib() {
         return 0
     fi
     require_mvn
+    # KAFKA_LIB_DIR may be shared by several state folders: resolve once.
+    mkdir -p "$(dirname "$LIB_DIR")"
+    exec 8>"$LIB_DIR.lock"
+    flock -w 300 8 || die "another kafka.sh holds $LIB_DIR.lock for over 300s"
+    if [[ -f "$marker" && "$(cat "$marker")" == "$(lib_stamp)" ]]; then
+        exec 8>&-
+        return 0
+    fi
     # To stderr: `topics`/`configs` output may be parsed by callers.
     say "resolving Apache Kafka $KAFKA_VER jars from Maven Central into $LIB_DIR" >&2
     # Resolve into a scratch folder and rename at the end, so an interrupted
@@ -123,6 +157,7 @@ ensure_lib() {
     lib_stamp >"$tmp/.complete"
     rm -rf "$LIB_DIR"
     mv "$tmp" "$LIB_DIR"
+    exec 8>&-
 }
 
 # The JVM command line for Kafka's short-lived tools (StorageTool, admin
@@ -133,6 +168,202 @@ set_tool_cmd() {
         -Djava.awt.headless=true
         "-Dlog4j2.configurationFile=$SCRIPT_DIR/log4j2.properties"
         -cp "$LIB_DIR/*")
+}
+
+# --- secure mode (KAFKA_SASL_SSL=1) -------------------------------------------
+
+# The security mode is fixed when the storage is formatted (security.mode);
+# before that KAFKA_SASL_SSL chooses it. A mismatch is refused: a secured
+# data folder must not come back up as an open PLAINTEXT broker, and a
+# PLAINTEXT one has no SCRAM users to log in with.
+resolve_mode() {
+    local wanted="" formatted=""
+    case "${KAFKA_SASL_SSL:-}" in
+    "") ;;
+    1 | true | yes) wanted=SASL_SSL ;;
+    0 | false | no) wanted=PLAINTEXT ;;
+    *) die "KAFKA_SASL_SSL must be 1 or 0, not: $KAFKA_SASL_SSL" ;;
+    esac
+    if [[ -f "$MODE_FILE" ]]; then
+        formatted="$(cat "$MODE_FILE")"
+    elif [[ -f "$DATA_DIR/meta.properties" ]]; then
+        formatted=PLAINTEXT # formatted before secure mode existed
+    fi
+    if [[ -n "$formatted" && -n "$wanted" && "$formatted" != "$wanted" ]]; then
+        die "$STATE_DIR was formatted for $formatted, not $wanted: use another KAFKA_STATE_DIR (or \`$PROG reset\`, which deletes its data)"
+    fi
+    MODE="${formatted:-${wanted:-PLAINTEXT}}"
+}
+
+random_secret() {
+    od -An -tx1 -N16 /dev/urandom | tr -d ' \n'
+}
+
+# Passwords end up inside JAAS quotes and StorageTool's [name=..,password=..].
+check_secret() {
+    [[ "$2" =~ ^[A-Za-z0-9._~-]+$ ]] || die "$1 may use only A-Z a-z 0-9 . _ ~ -"
+}
+
+# Choose the SCRAM users' passwords (given or random) before formatting.
+new_sasl_env() {
+    local user="${KAFKA_SASL_USER:-newsmon}"
+    local password="${KAFKA_SASL_PASSWORD:-$(random_secret)}"
+    local admin="${KAFKA_SASL_ADMIN_PASSWORD:-$(random_secret)}"
+    check_secret KAFKA_SASL_USER "$user"
+    [[ "$user" != admin ]] || die "KAFKA_SASL_USER: 'admin' is the broker's own user"
+    check_secret KAFKA_SASL_PASSWORD "$password"
+    check_secret KAFKA_SASL_ADMIN_PASSWORD "$admin"
+    (
+        umask 077
+        printf 'KAFKA_SASL_USER=%s\nKAFKA_SASL_PASSWORD=%s\nKAFKA_SASL_ADMIN_PASSWORD=%s\n' \
+            "$user" "$password" "$admin" >"$SASL_ENV"
+    )
+}
+
+SASL_USER="" SASL_PASSWORD="" ADMIN_PASSWORD=""
+
+# Read the users created at format time (key=value lines, never sourced).
+load_sasl_env() {
+    [[ -f "$SASL_ENV" ]] || die "$SASL_ENV is missing: the SCRAM passwords of $STATE_DIR are unknown; \`$PROG reset\` to start over"
+    local key value
+    while IFS='=' read -r key value; do
+        case "$key" in
+        KAFKA_SASL_USER) SASL_USER="$value" ;;
+        KAFKA_SASL_PASSWORD) SASL_PASSWORD="$value" ;;
+        KAFKA_SASL_ADMIN_PASSWORD) ADMIN_PASSWORD="$value" ;;
+        esac
+    done <"$SASL_ENV"
+    [[ -n "$SASL_USER" && -n "$SASL_PASSWORD" && -n "$ADMIN_PASSWORD" ]] ||
+        die "$SASL_ENV is incomplete; \`$PROG reset\` to start over"
+    # The users exist since format time: other values now would only fail
+    # later, at the first login, and far less clearly.
+    if [[ "${KAFKA_SASL_USER:-$SASL_USER}" != "$SASL_USER" ||
+        "${KAFKA_SASL_PASSWORD:-$SASL_PASSWORD}" != "$SASL_PASSWORD" ||
+        "${KAFKA_SASL_ADMIN_PASSWORD:-$ADMIN_PASSWORD}" != "$ADMIN_PASSWORD" ]]; then
+        die "KAFKA_SASL_* differ from the users created when $STATE_DIR was formatted (see $SASL_ENV); use another KAFKA_STATE_DIR, or \`$PROG reset\` to change them"
+    fi
+}
+
+jaas_config() {
+    printf 'org.apache.kafka.common.security.scram.ScramLoginModule required username="%s" password="%s";' "$1" "$2"
+}
+
+STORE_PASS=""
+
+# keytool with the store password from the environment, not the command line;
+# C1 and serial GC, like the other short-lived tools, halve its start-up.
+keytool_quiet() {
+    local out
+    out="$(KAFKA_STORE_PASS="$STORE_PASS" keytool -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC \
+        -noprompt -storetype PKCS12 -storepass:env KAFKA_STORE_PASS "$@" 2>&1)" ||
+        die "keytool $1 failed: $out"
+}
+
+# A throwaway test CA and a broker certificate for $HOST and localhost, made
+# with the JDK's keytool. Built in a scratch folder and renamed, so an
+# interrupted run never leaves half a key store; the CA's private key is
+# deleted afterwards, so nothing else can ever be signed with it.
+ensure_ssl() {
+    local f complete=1
+    for f in ca.pem broker.p12 store.pass; do
+        [[ -s "$SSL_DIR/$f" ]] || complete=0
+    done
+    ((complete)) && return 0
+    if [[ -d "$SSL_DIR" && -n "$(ls -A "$SSL_DIR")" ]]; then
+        die "$SSL_DIR lacks ca.pem, broker.p12 or store.pass; delete it to generate a new test CA"
+    fi
+    command -v keytool >/dev/null 2>&1 ||
+        die "keytool not found (it comes with the JDK: apt-get install openjdk-17-jre-headless)"
+    say "generating a test CA and a broker certificate in $SSL_DIR"
+    local tmp="$SSL_DIR.tmp.$$"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    chmod 700 "$tmp"
+    STORE_PASS="$(random_secret)"
+    keytool_quiet -genkeypair -keystore "$tmp/ca.p12" -alias ca -dname "CN=newsmon test CA" \
+        -keyalg RSA -keysize 2048 -validity 3650 -ext bc:c=ca:true -ext ku:c=keyCertSign,cRLSign
+    keytool_quiet -exportcert -keystore "$tmp/ca.p12" -alias ca -rfc -file "$tmp/ca.pem"
+    keytool_quiet -genkeypair -keystore "$tmp/broker.p12" -alias broker -dname "CN=localhost" \
+        -keyalg RSA -keysize 2048 -validity 3650
+    keytool_quiet -certreq -keystore "$tmp/broker.p12" -alias broker -file "$tmp/broker.csr"
+    keytool_quiet -gencert -keystore "$tmp/ca.p12" -alias ca -rfc -validity 3650 \
+        -infile "$tmp/broker.csr" -outfile "$tmp/broker.pem" -ext "san=ip:$HOST,dns:localhost" \
+        -ext ku:c=digitalSignature,keyEncipherment -ext eku=serverAuth,clientAuth
+    # The signed certificate with its CA: the chain the broker presents.
+    cat "$tmp/broker.pem" "$tmp/ca.pem" >"$tmp/chain.pem"
+    keytool_quiet -importcert -keystore "$tmp/broker.p12" -alias broker -file "$tmp/chain.pem"
+    (umask 077 && printf '%s\n' "$STORE_PASS" >"$tmp/store.pass")
+    rm -f "$tmp/ca.p12" "$tmp/broker.csr" "$tmp/chain.pem"
+    chmod 600 "$tmp/broker.p12"
+    chmod 644 "$tmp/ca.pem" "$tmp/broker.pem"
+    chmod 755 "$tmp"
+    mkdir -p "$(dirname "$SSL_DIR")"
+    rmdir "$SSL_DIR" 2>/dev/null || true
+    mv "$tmp" "$SSL_DIR"
+}
+
+# The listener and security settings of server.properties for the mode.
+listener_properties() {
+    if [[ "$MODE" != SASL_SSL ]]; then
+        cat <<EOF
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+        return 0
+    fi
+    local store_pass
+    store_pass="$(cat "$SSL_DIR/store.pass")"
+    cat <<EOF
+# Secure mode: clients use SASL_SSL ($SCRAM over TLS); the controller
+# listener stays PLAINTEXT on the loopback address.
+listeners=SASL_SSL://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$HOST:$PORT
+controller.listener.names=CONTROLLER
+# A combined single node still has an inter-broker client (it talks to
+# itself, e.g. transaction markers): it logs in as admin on the same listener.
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=$SCRAM
+sasl.mechanism.inter.broker.protocol=$SCRAM
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$(jaas_config admin "$ADMIN_PASSWORD")
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SSL_DIR/broker.p12
+ssl.keystore.password=$store_pass
+ssl.key.password=$store_pass
+ssl.truststore.type=PEM
+ssl.truststore.location=$SSL_DIR/ca.pem
+ssl.client.auth=none
+EOF
+}
+
+# Client settings for Kafka's own tools (wait_ready, topics, configs): admin.
+write_client_properties() {
+    rm -f "$CLIENT_PROPS"
+    (
+        umask 077
+        cat >"$CLIENT_PROPS" <<EOF
+# Written by deploy/kafka/kafka.sh for its admin tools; holds a password.
+security.protocol=SASL_SSL
+sasl.mechanism=$SCRAM
+sasl.jaas.config=$(jaas_config admin "$ADMIN_PASSWORD")
+ssl.truststore.type=PEM
+ssl.truststore.location=$SSL_DIR/ca.pem
+EOF
+    )
+}
+
+# Everything secure mode needs before the broker starts.
+prepare_secure_mode() {
+    [[ "$MODE" == SASL_SSL ]] || return 0
+    if [[ ! -f "$DATA_DIR/meta.properties" && ! -f "$SASL_ENV" ]]; then
+        new_sasl_env
+    fi
+    load_sasl_env
+    ensure_ssl
+    write_client_properties
 }
 
 # --- broker process ------------------------------------------------------------
@@ -168,16 +399,17 @@ write_properties() {
     # controller.quorum.voters quorum (rather than a dynamic one formatted with
     # --standalone) keeps no listener address in the data folder, so the data
     # stays usable when KAFKA_PORT/KAFKA_CONTROLLER_PORT change.
+    if [[ "$MODE" == SASL_SSL ]]; then
+        # Holds passwords: created afresh, readable by its owner only.
+        rm -f "$PROPS"
+        (umask 077 && : >"$PROPS")
+    fi
     cat >"$PROPS" <<EOF
 # Written by deploy/kafka/kafka.sh on each start; edits are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+$(listener_properties)
 log.dirs=$DATA_DIR
 num.partitions=1
 auto.create.topics.enable=true
@@ -199,15 +431,28 @@ ensure_formatted() {
     set_tool_cmd
     cluster_id="$("${TOOL_CMD[@]}" kafka.tools.StorageTool random-uuid)"
     say "formatting $DATA_DIR (cluster id $cluster_id)"
+    # Secure mode: the SCRAM users go into the metadata log from the start,
+    # so the broker's own inter-broker login works at first boot.
+    local -a users=()
+    if [[ "$MODE" == SASL_SSL ]]; then
+        users=(--add-scram "$SCRAM=[name=admin,password=$ADMIN_PASSWORD]"
+            --add-scram "$SCRAM=[name=$SASL_USER,password=$SASL_PASSWORD]")
+        say "creating $SCRAM users admin and $SASL_USER (passwords in $SASL_ENV)"
+    fi
     "${TOOL_CMD[@]}" kafka.tools.StorageTool format \
-        --cluster-id "$cluster_id" --config "$PROPS" >/dev/null ||
+        --cluster-id "$cluster_id" --config "$PROPS" "${users[@]}" >/dev/null ||
         die "formatting storage failed"
+    printf '%s\n' "$MODE" >"$MODE_FILE"
 }
 
 # Wait until the broker serves metadata requests, or fail with the log tail.
 wait_ready() {
     local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
     set_tool_cmd
+    local -a auth=()
+    if [[ "$MODE" == SASL_SSL ]]; then
+        auth=(--command-config "$CLIENT_PROPS")
+    fi
     while ((SECONDS < deadline)); do
         if ! is_alive "$pid"; then
             tail_log
@@ -219,7 +464,7 @@ wait_ready() {
         # allowed to outlive our own deadline.
         if port_open "$PORT" &&
             timeout 30 "${TOOL_CMD[@]}" org.apache.kafka.tools.TopicCommand \
-                --bootstrap-server "$HOST:$PORT" --list >/dev/null 2>&1; then
+                --bootstrap-server "$HOST:$PORT" "${auth[@]}" --list >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.5
@@ -250,6 +495,7 @@ lock_state() {
 cmd_up() {
     require_java
     init_paths
+    resolve_mode
     local pid
     if pid="$(broker_pid)"; then
         if port_open "$PORT"; then
@@ -271,6 +517,7 @@ cmd_up() {
     done
 
     ensure_lib
+    prepare_secure_mode
     write_properties
     ensure_formatted
 
@@ -297,6 +544,9 @@ cmd_up() {
     say "started Kafka $KAFKA_VER (pid $pid), waiting for $HOST:$PORT"
     wait_ready "$pid"
     say "running (pid $pid) on $HOST:$PORT; state in $STATE_DIR"
+    if [[ "$MODE" == SASL_SSL ]]; then
+        say "clients: SASL_SSL with $SCRAM as $SASL_USER (password in $SASL_ENV), CA $SSL_DIR/ca.pem"
+    fi
 }
 
 cmd_down() {
@@ -341,33 +591,48 @@ cmd_status() {
 cmd_reset() {
     cmd_down
     # Keep lib-*/ (the jars): a reset should not cost a re-download.
-    rm -rf "$DATA_DIR" "$PROPS" "$LOG_FILE" "$PID_FILE"
+    # The secure mode and its SCRAM users go with the data; the test CA stays.
+    rm -rf "$DATA_DIR" "$PROPS" "$LOG_FILE" "$PID_FILE" "$MODE_FILE" "$SASL_ENV" "$CLIENT_PROPS"
     say "deleted broker data in $STATE_DIR (jars kept)"
 }
 
-# Run an admin tool; default --bootstrap-server to the local broker.
+# Run an admin tool; default --bootstrap-server to the local broker and, in
+# secure mode, --command-config to the admin client settings.
 cmd_tool() {
     local main_class="$1"
     shift
     require_java
     init_paths
+    resolve_mode
     ensure_lib
     set_tool_cmd
-    local arg
+    local arg own_server=0 own_config=0
     for arg in "$@"; do
         case "$arg" in
-        --bootstrap-server* | --bootstrap-controller* | --help | --version)
+        --bootstrap-controller* | --help | --version)
+            # The controller listener is PLAINTEXT in either mode.
             exec "${TOOL_CMD[@]}" "$main_class" "$@"
             ;;
+        --bootstrap-server*) own_server=1 ;;
+        --command-config*) own_config=1 ;;
         esac
     done
+    local -a extra=()
+    if [[ "$MODE" == SASL_SSL ]] && ((!own_config)); then
+        [[ -f "$CLIENT_PROPS" ]] ||
+            die "no $CLIENT_PROPS yet (start the broker first: KAFKA_SASL_SSL=1 $0 up)"
+        extra=(--command-config "$CLIENT_PROPS")
+    fi
+    if ((own_server)); then
+        exec "${TOOL_CMD[@]}" "$main_class" "$@" "${extra[@]}"
+    fi
     # Fail at once rather than let the admin client retry for 60 s.
     port_open "$PORT" || die "no broker on $HOST:$PORT (start it with: $0 up)"
-    exec "${TOOL_CMD[@]}" "$main_class" --bootstrap-server "$HOST:$PORT" "$@"
+    exec "${TOOL_CMD[@]}" "$main_class" --bootstrap-server "$HOST:$PORT" "${extra[@]}" "$@"
 }
 
 usage() {
-    sed -n '8,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '8,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 main() {
