@@ -84,6 +84,21 @@ chaos: export NEWSMON_CHAOS_ARTICLES := 5000
 chaos: export NEWSMON_CHAOS_RATE := 100
 chaos: export NEWSMON_CHAOS_KILLS := 5
 
+.PHONY: bench
+bench: install ## full benchmark through the real broker vs references (bench/results/latest.md)
+	@started=; if ! bash $(KAFKA) status >/dev/null 2>&1; then bash $(KAFKA) up && started=1; fi; \
+	$(PY) bench/run.py; rc=$$?; [ -n "$$started" ] && bash $(KAFKA) down; exit $$rc
+
+.PHONY: bench-quick
+bench-quick: install ## the same benchmark at small sizes (under 5 minutes)
+	@started=; if ! bash $(KAFKA) status >/dev/null 2>&1; then bash $(KAFKA) up && started=1; fi; \
+	$(PY) bench/run.py --quick; rc=$$?; [ -n "$$started" ] && bash $(KAFKA) down; exit $$rc
+
+.PHONY: soak
+soak: install ## 30 minutes at a steady rate through one worker; RSS at start and end
+	@started=; if ! bash $(KAFKA) status >/dev/null 2>&1; then bash $(KAFKA) up && started=1; fi; \
+	$(PY) bench/soak.py --minutes 30 --rate 8; rc=$$?; [ -n "$$started" ] && bash $(KAFKA) down; exit $$rc
+
 .PHONY: eval
 eval: install ## topic precision/recall/F1 on the labelled dev set (needs ../shared/corpus)
 	$(PY) bench/eval_topics.py

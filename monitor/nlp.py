@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import spacy
+from spacy.attrs import IDX, LENGTH, SPACY
 
 from monitor.article import Article
 from monitor.entities import LABELS, AliasTable, Entity, merge_entities
@@ -27,6 +28,7 @@ BLANK = "blank"
 _SEPARATOR = "\n\n"
 _OPTIONAL = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 _EMBEDDINGS = ("tok2vec", "transformer")
+_TOKEN_ATTRS = [IDX, LENGTH, SPACY]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +73,19 @@ class Pipeline:
     def _analyzed(self, article: Article, doc: Any) -> Analyzed:
         split = len(article.title)
         base = split + len(_SEPARATOR)
-        title_tokens: list[tuple[str, int, bool]] = []
-        body_tokens: list[tuple[str, int, bool]] = []
-        for token in doc:
-            if token.idx < split:
-                title_tokens.append((token.text, token.idx, bool(token.whitespace_)))
-            elif token.idx >= base:
-                body_tokens.append((token.text, token.idx - base, bool(token.whitespace_)))
-        title = build_field("title", article.title, title_tokens)
-        body = build_field("body", article.body, body_tokens)
+        title, body = article.title, article.body
+        # One array of (offset, length, followed by a space) per token instead of a
+        # Token object each: the token's text is a slice of the field it stands in.
+        rows = doc.to_array(_TOKEN_ATTRS).tolist()
+        title_tokens = [(title[i : i + n], i, s == 1) for i, n, s in rows if i < split]
+        body_tokens = [
+            (body[i - base : i - base + n], i - base, s == 1) for i, n, s in rows if i >= base
+        ]
+        title_field = build_field("title", title, title_tokens)
+        body_field = build_field("body", body, body_tokens)
         ner = list(self._ner_entities(doc, split, base))
-        gazetteer = [*self.aliases.mentions(title), *self.aliases.mentions(body)]
-        return Analyzed(article, title, body, merge_entities(ner, gazetteer))
+        gazetteer = [*self.aliases.mentions(title_field), *self.aliases.mentions(body_field)]
+        return Analyzed(article, title_field, body_field, merge_entities(ner, gazetteer))
 
     def _ner_entities(self, doc: Any, split: int, base: int) -> Iterator[Entity]:
         for ent in doc.ents:

@@ -201,32 +201,42 @@ def build_field(name: str, text: str, tokens: Sequence[tuple[str, int, bool]]) -
     Punctuation and possessives are dropped; hyphens between two words with no space
     around them join those words into a compound.
     """
-    # The hot loop of tagging: locals only, and a compound is tracked as the index of
-    # its first word (``run``) instead of a list of parts.
+    # The hot loop of tagging: locals only, a running word count instead of len(), and a
+    # compound tracked as the index of its first word (``run``) instead of a list of
+    # parts; _close_compound is only called when a compound of several words ends.
     surfaces: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     compounds: list[tuple[str, int, int]] = []
-    run = 0  # first word of the compound being built; == len(surfaces) when none
+    is_word = _is_word
+    count = 0  # == len(surfaces)
+    run = 0  # first word of the compound being built; == count when none
     joinable = False  # the previous token was a hyphen glued to a word on its left
     for surface, offset, spaced in tokens:
         if surface in _HYPHENS:
-            joinable = run < len(surfaces) and not spaced and ends[-1] == offset
+            joinable = run < count and not spaced and ends[-1] == offset
             continue
-        if not _is_word(surface):
-            run = _close_compound(surfaces, run, compounds)
+        if not is_word(surface):
+            if count - run > 1:
+                _close_compound(surfaces, run, compounds)
+            run = count
             joinable = False
             continue
-        if not (joinable and ends and ends[-1] + 1 == offset):
-            run = _close_compound(surfaces, run, compounds)
+        if not (joinable and ends[-1] + 1 == offset):
+            if count - run > 1:
+                _close_compound(surfaces, run, compounds)
+            run = count
         joinable = False
         surfaces.append(surface)
         starts.append(offset)
         ends.append(offset + len(surface))
+        count += 1
         if spaced:
-            run = _close_compound(surfaces, run, compounds)
+            if count - run > 1:
+                _close_compound(surfaces, run, compounds)
+            run = count
     _close_compound(surfaces, run, compounds)
-    lowers = tuple(surface.lower() for surface in surfaces)
+    lowers = tuple([surface.lower() for surface in surfaces])
     return Field(
         name, text, tuple(map(norm, lowers)), lowers, tuple(starts), tuple(ends), tuple(compounds)
     )

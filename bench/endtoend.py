@@ -1,0 +1,147 @@
+"""End to end through the real broker: worker processes, replay, timestamps read back.
+
+A run starts the worker(s) under its own topic prefix and consumer group, replays warm-up
+articles until every worker consumes, then replays the timed articles as fast as
+possible. Throughput and freshness come from the Kafka message timestamps: the replay's
+article records, the tagged records and the alerts (matched by article id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import broker
+from sample import write_jsonl
+from workers import Worker, newsmon_env, replay, running_workers
+
+from monitor.article import Article
+
+ARTICLES, TAGGED, ALERTS = "news.articles", "news.tagged", "news.alerts"
+
+
+@dataclass
+class Run:
+    """One worker configuration: where it runs and what it is fed."""
+
+    bootstrap: str
+    prefix: str
+    model: str
+    workers: int
+    rules: Path
+    workdir: Path
+    env: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = newsmon_env(self.bootstrap, self.prefix, self.model, self.rules)
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+
+def _timestamps(records: list[broker.Record]) -> dict[str, float]:
+    """Earliest timestamp per message key (an article id)."""
+    found: dict[str, float] = {}
+    for r in records:
+        key = r.key.decode()
+        found[key] = min(found.get(key, r.timestamp), r.timestamp)
+    return found
+
+
+def _alert_times(records: list[broker.Record]) -> dict[str, float]:
+    """Earliest alert timestamp per article id."""
+    found: dict[str, float] = {}
+    for r in records:
+        article = json.loads(r.value)["article"]["id"]
+        found[article] = min(found.get(article, r.timestamp), r.timestamp)
+    return found
+
+
+def _drain(run: Run, expected_tagged: int, stall: float) -> None:
+    """Wait for every tagged record, then for the alerts to stop growing."""
+    asyncio.run(broker.wait_count(run.bootstrap, run.topic(TAGGED), expected_tagged, stall))
+    asyncio.run(broker.wait_count(run.bootstrap, run.topic(ALERTS), 10**9, 4.0))
+
+
+def _read(run: Run, name: str) -> list[broker.Record]:
+    return asyncio.run(broker.read(run.bootstrap, run.topic(name)))
+
+
+def _warm_up(run: Run, workers: list[Worker], warm: list[Article]) -> int:
+    """Replay warm-up articles (again) until every worker has consumed some."""
+    path = write_jsonl(warm, run.workdir / f"{run.prefix}warm.jsonl")
+    replayed = 0
+    for _ in range(5):
+        replay(run.env, path)
+        replayed += len(warm)
+        _drain(run, replayed, stall=60)
+        if all(w.received() > 0 for w in workers):
+            break
+    time.sleep(2)
+    return replayed
+
+
+def throughput(run: Run, sample_warm: list[Article], timed: list[Article]) -> dict[str, Any]:
+    """Sustained articles/s through the pipeline, plus peak RSS of each worker."""
+    with running_workers(run.env, run.workdir, run.workers) as workers:
+        done = _warm_up(run, workers, sample_warm)
+        path = write_jsonl(timed, run.workdir / f"{run.prefix}timed.jsonl")
+        replay(run.env, path)
+        _drain(run, done + len(timed), stall=120)
+        result = _throughput_figures(run, timed)
+        result["peak_rss_mib"] = [round(w.peak_rss_mib(), 1) for w in workers]
+    return result
+
+
+def _throughput_figures(run: Run, timed: list[Article]) -> dict[str, Any]:
+    ids = {a.id for a in timed}
+    published = {k: t for k, t in _timestamps(_read(run, ARTICLES)).items() if k in ids}
+    tagged = {k: t for k, t in _timestamps(_read(run, TAGGED)).items() if k in ids}
+    alerts = {k: t for k, t in _alert_times(_read(run, ALERTS)).items() if k in ids}
+    first = min(published.values())
+    last_tagged = max(tagged.values())
+    last_alert = max(alerts.values()) if alerts else last_tagged
+    return {
+        "articles": len(timed),
+        "tagged": len(tagged),
+        "alerted": len(alerts),
+        "replay_per_s": len(published) / max(1e-9, max(published.values()) - first),
+        "to_last_tagged_s": last_tagged - first,
+        "to_last_alert_s": last_alert - first,
+        "tagged_per_s": len(tagged) / max(1e-9, last_tagged - first),
+        "alerted_per_s": len(timed) / max(1e-9, last_alert - first),
+    }
+
+
+def freshness(
+    run: Run, warm: list[Article], fresh: list[Article], rate: float, seconds: float
+) -> dict[str, Any]:
+    """Replay-publish -> alert-produced latency at a fixed replay rate."""
+    count = min(len(fresh), max(20, int(rate * seconds)))
+    articles = fresh[:count]
+    with running_workers(run.env, run.workdir, run.workers) as workers:
+        done = _warm_up(run, workers, warm)
+        path = write_jsonl(articles, run.workdir / f"{run.prefix}fresh.jsonl")
+        replay(run.env, path, rate=rate)
+        _drain(run, done + count, stall=120)
+        ids = {a.id for a in articles}
+        published = _timestamps(_read(run, ARTICLES))
+        alerts = _alert_times(_read(run, ALERTS))
+    latencies = sorted(alerts[i] - published[i] for i in ids if i in alerts and i in published)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    return {
+        "rate_per_s": rate,
+        "articles": count,
+        "alerts": len(latencies),
+        "p50_s": statistics.median(latencies) if latencies else None,
+        "p95_s": cuts[94] if cuts else None,
+        "p99_s": cuts[98] if cuts else None,
+        "max_s": latencies[-1] if latencies else None,
+        "batch_window_s": float(run.env.get("NEWSMON_BATCH_WINDOW", "0.2")),
+        "batch_size": int(run.env.get("NEWSMON_BATCH_SIZE", "32")),
+    }

@@ -1,0 +1,129 @@
+"""The targets as ratios with PASS/MISS, and the Markdown report of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _target(name: str, value: float | None, reference: float | None, goal: float) -> dict[str, Any]:
+    ratio = value / reference if value is not None and reference else None
+    return {
+        "target": name,
+        "value": value,
+        "reference": reference,
+        "ratio": ratio,
+        "goal": goal,
+        "pass": ratio is not None and ratio >= goal,
+    }
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the issue that this run measured, as value / reference >= goal."""
+    off = results.get("offline", {})
+    e2e = results.get("end_to_end", {})
+    found = [
+        _target(
+            "tagging, NER off / spaCy blank tokenizer",
+            off.get("newsmon_offline_blank"),
+            off.get("spacy_blank_tokenizer"),
+            0.5,
+        ),
+        _target(
+            "tagging, NER on / spaCy nlp.pipe (NER)",
+            off.get("newsmon_offline_ner"),
+            off.get("spacy_nlp_pipe_ner"),
+            0.9,
+        ),
+    ]
+    for mode in ("blank", "ner"):
+        if mode in e2e:
+            found.append(
+                _target(
+                    f"end to end (to last alert), NER {'off' if mode == 'blank' else 'on'}"
+                    " / offline",
+                    e2e[mode]["alerted_per_s"],
+                    off.get(f"newsmon_offline_{mode}"),
+                    0.8,
+                )
+            )
+    rules = results.get("rules", {})
+    if rules:
+        for kind, label in (("alerter", "analyse + match"), ("match_only", "match only")):
+            found.append(
+                _target(
+                    f"10,000 rules / 10 rules ({label})",
+                    rules["10000"][kind],
+                    rules["10"][kind],
+                    0.8,
+                )
+            )
+    fresh = results.get("freshness")
+    if fresh and fresh.get("p50_s"):
+        # Expressed as reference / value so that >= goal passes, like the others.
+        found.append(_target("freshness: 10 x p50 / p99", 10 * fresh["p50_s"], fresh["p99_s"], 1))
+        found.append(
+            _target("freshness: batch window / p50", fresh["batch_window_s"], fresh["p50_s"], 1)
+        )
+    for mode in ("ner", "blank"):
+        two = e2e.get(f"{mode}_2workers")
+        if two and mode in e2e:
+            found.append(
+                _target(
+                    f"two workers / one worker, NER {'off' if mode == 'blank' else 'on'}",
+                    two["alerted_per_s"],
+                    e2e[mode]["alerted_per_s"],
+                    1.5,
+                )
+            )
+    memory = results.get("memory", {})
+    if "ner" in memory:
+        found.append(_target("500 MiB / worker peak RSS (en_core_web_sm)", 500, memory["ner"], 1))
+    return found
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    env = results["environment"]
+    lines = [
+        f"# newsmon benchmark ({results['mode']})",
+        "",
+        f"- date: {env['date']}",
+        f"- machine: {env['cpu']}, {env['cores']} cores, {env['ram_gib']} GiB RAM, "
+        f"load average at start {', '.join(f'{x:.2f}' for x in env['load_average'])}",
+        f"- Python {env['python']}, spaCy {env['spacy']}, model {env['model']}, "
+        f"Kafka {env['kafka']}, aiokafka {env['aiokafka']}, {env['faust']}",
+        f"- articles: {results['sample']['origin']}; {results['sample']['timed']} timed, "
+        f"{results['sample']['mean_chars']:.0f} characters on average (title + body)",
+        f"- offline figures: median of {results['repeats']} passes; end-to-end figures: "
+        "one run each, from Kafka message timestamps",
+        "",
+        "## Targets",
+        "",
+        "| target | value | reference | ratio | goal | result |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for t in results["targets"]:
+        lines.append(
+            f"| {t['target']} | {_fmt(t['value'])} | {_fmt(t['reference'])} | "
+            f"{_fmt(t['ratio'])} | ≥ {t['goal']} | {'PASS' if t['pass'] else 'MISS'} |"
+        )
+    lines += ["", "## Measurements", "", "| measurement | value |", "|---|---:|"]
+    for section in ("offline", "passthrough", "end_to_end", "freshness", "rules", "memory"):
+        for key, value in _flatten(results.get(section, {}), section):
+            lines.append(f"| {key} | {_fmt(value)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _flatten(value: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [kv for k, v in value.items() for kv in _flatten(v, f"{prefix}.{k}")]
+    return [(prefix, value)]

@@ -1,0 +1,150 @@
+"""``make bench``: the whole pipeline through the real broker, next to references.
+
+Usage: ``.venv/bin/python bench/run.py [--quick] [--no-kafka] [--bootstrap HOST:PORT]``
+
+Measures in one run, on the same articles: spaCy references (blank tokenizer, ``nlp.pipe``
+with newsmon's NER pipeline), a raw aiokafka pass-through, newsmon offline (NER off/on),
+newsmon end to end through worker processes (NER off/on, one and two workers), alert
+freshness at half the sustained rate, rule scaling (10 / 1,000 / 10,000 rules) and
+worker peak RSS. Writes ``bench/results/latest.json`` and ``latest.md``. See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+import broker  # noqa: E402 - the repository root and bench/ go on sys.path first
+import endtoend  # noqa: E402
+import offline  # noqa: E402
+import report  # noqa: E402
+from environment import environment  # noqa: E402
+from sample import Sample, load_sample, rule_file  # noqa: E402
+
+from monitor.article import encode_article  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    timed: int
+    warm: int
+    fresh: int
+    repeats: int
+    fresh_seconds: float
+    scale_out: tuple[str, ...]  # models run with two workers
+
+
+QUICK = Mode("quick", 300, 60, 600, 3, 20, ("en_core_web_sm",))
+FULL = Mode("full", 2000, 200, 4000, 3, 60, ("en_core_web_sm", "blank"))
+LABELS = {"blank": "blank", "en_core_web_sm": "ner"}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def passthrough(bootstrap: str, prefix: str, sample: Sample, repeats: int) -> dict[str, Any]:
+    source, sink = f"{prefix}raw.in", f"{prefix}raw.out"
+    messages = [(a.id.encode(), encode_article(a)) for a in sample.timed]
+    asyncio.run(broker.create(bootstrap, [source, sink], partitions=6))
+    asyncio.run(broker.produce(bootstrap, source, messages))
+    rates = [
+        asyncio.run(broker.pass_through(bootstrap, source, sink, len(messages)))
+        for _ in range(repeats)
+    ]
+    return {"messages": len(messages), "msgs_per_s": sorted(rates)[len(rates) // 2]}
+
+
+def kafka_part(
+    args: argparse.Namespace, mode: Mode, sample: Sample, results: dict[str, Any]
+) -> None:
+    prefix = f"bench-{os.getpid()}-{int(time.time())}."
+    workdir = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
+    rules = rule_file(workdir / "bench-rules.yaml")
+    try:
+        log("raw aiokafka pass-through")
+        results["passthrough"] = passthrough(args.bootstrap, prefix, sample, mode.repeats)
+        e2e: dict[str, Any] = {}
+        memory: dict[str, float] = {}
+        results["end_to_end"], results["memory"] = e2e, memory
+        for model, label in LABELS.items():
+            log(f"end to end, {label}, one worker")
+            run = endtoend.Run(args.bootstrap, f"{prefix}{label}1.", model, 1, rules, workdir)
+            e2e[label] = endtoend.throughput(run, sample.warm, sample.timed)
+            memory[label] = max(e2e[label]["peak_rss_mib"])
+            log(f"  {e2e[label]['alerted_per_s']:.1f} articles/s")
+        for model in mode.scale_out:
+            label = LABELS[model]
+            log(f"end to end, {label}, two workers")
+            run = endtoend.Run(args.bootstrap, f"{prefix}{label}2.", model, 2, rules, workdir)
+            e2e[f"{label}_2workers"] = endtoend.throughput(run, sample.warm, sample.timed)
+            log(f"  {e2e[f'{label}_2workers']['alerted_per_s']:.1f} articles/s")
+        label = "ner" if "ner" in e2e else "blank"
+        rate = e2e[label]["alerted_per_s"] / 2
+        log(f"freshness, {label}, {rate:.1f} articles/s")
+        model = "en_core_web_sm" if label == "ner" else "blank"
+        run = endtoend.Run(args.bootstrap, f"{prefix}{label}f.", model, 1, rules, workdir)
+        results["freshness"] = {
+            "mode": label,
+            **endtoend.freshness(run, sample.warm, sample.fresh, rate, mode.fresh_seconds),
+        }
+    finally:
+        if not args.keep_topics:
+            asyncio.run(broker.delete_prefixed(args.bootstrap, prefix))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="newsmon benchmark (see bench/README.md)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, < 5 minutes")
+    parser.add_argument("--no-kafka", action="store_true", help="offline measurements only")
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("NEWSMON_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--keep-topics", action="store_true", help="do not delete bench topics")
+    args = parser.parse_args(argv)
+    mode = QUICK if args.quick else FULL
+    started = time.monotonic()
+    sample = load_sample(mode.timed, mode.warm, mode.fresh)
+    results: dict[str, Any] = {
+        "mode": mode.name,
+        "environment": environment(),
+        "repeats": mode.repeats,
+        "sample": {
+            "origin": sample.origin,
+            "timed": len(sample.timed),
+            "mean_chars": sample.mean_chars,
+        },
+    }
+    log(f"{len(sample.timed)} articles ({sample.origin}); offline tagging")
+    results["offline"] = offline.tagging_rates(sample.timed, sample.warm, mode.repeats)
+    log(f"  {results['offline']}")
+    log("rule scaling")
+    results["rules"] = offline.rule_scaling(sample.timed, mode.repeats)
+    if not args.no_kafka:
+        kafka_part(args, mode, sample, results)
+    results["targets"] = report.targets(results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "latest.md").write_text(report.markdown(results))
+    print(report.markdown(results))
+    log(f"done in {results['seconds']:.0f} s; {args.out / 'latest.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
