@@ -21,21 +21,21 @@ async def topics_holding(
     settings: Settings, topics: Iterable[str], key: bytes, since: float
 ) -> set[str]:
     """Which of ``topics`` hold a committed message keyed ``key`` written after ``since``."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        found: set[str] = set()
-        for topic in topics:
+    found: set[str] = set()
+    for topic in topics:  # one consumer per topic: a re-assigned consumer missed records
+        consumer = AIOKafkaConsumer(
+            **client_options(settings),
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
             if await _holds(consumer, topic, key, int(since * 1000) - _MARGIN_MS):
                 found.add(topic)
-        return found
-    finally:
-        await consumer.stop()
+        finally:
+            await consumer.stop()
+    return found
 
 
 async def _holds(consumer: AIOKafkaConsumer, topic: str, key: bytes, since_ms: int) -> bool:

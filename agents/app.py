@@ -18,7 +18,7 @@ from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.kafka import ensure_topics, ssl_context
 from agents.metrics import Metrics
-from agents.notifier import process_candidate
+from agents.notifier import process_candidates
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
@@ -65,15 +65,17 @@ class Sinks:
     def _topics(self, route: str) -> dict[str, Any]:
         return {t.get_topic_name(): t for t in (self.alerts, self.route(route))}
 
-    async def send(self, record: dict[str, Any], route: str, only: set[str] | None = None) -> None:
-        """Send an alert to news.alerts and its route (or only to ``only``); wait for acks."""
-        value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-        key = record["alert_id"].encode()
-        futures = [
-            await topic.send(key=key, value=value)
-            for name, topic in self._topics(route).items()
-            if only is None or name in only
-        ]
+    async def send_many(
+        self, alerts: list[tuple[dict[str, Any], str]], only: set[str] | None = None
+    ) -> None:
+        """Send alerts to news.alerts and their routes (or only to ``only``); wait for acks."""
+        futures = []
+        for record, route in alerts:
+            value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+            key = record["alert_id"].encode()
+            for name, topic in self._topics(route).items():
+                if only is None or name in only:
+                    futures.append(await topic.send(key=key, value=value))
         for future in futures:
             await future
 
@@ -214,8 +216,8 @@ def _wire(app: Any, ctx: Context) -> None:
 
     @app.agent(candidates, name="newsmon.notifier")
     async def notify(stream: Any) -> None:
-        async for event in stream.events():
-            await process_candidate(event, ctx, stories, sinks, deadletter)
+        async for events in stream.take_events(settings.batch_size, settings.batch_window):
+            await process_candidates(events, ctx, stories, sinks, deadletter)
 
     @app.task
     async def deploy_rules() -> None:

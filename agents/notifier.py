@@ -5,13 +5,13 @@ and its story state lives in that partition of a changelog-backed Faust table: s
 workers agree because each rule has exactly one owner at a time, and a new owner after a
 rebalance restores the state from the changelog.
 
-Exactly one alert per story, across crashes (README "Delivery guarantees"): before an
-alert leaves, the notifier records it as *pending* in the table and flushes the
-changelog; after the broker acknowledged the alert on every topic it records the story
-and clears the mark. A pending mark found later means a crash came in between: the
-alert topics are searched for the alert's key and only the copies that are missing are
-sent. A silenced or throttled story is recorded too: its later copies are duplicates,
-not new pages once the silence ends.
+Exactly one alert per story, across crashes (README "Delivery guarantees"): the
+notifier marks each alert of a batch *pending* and records its story in the table,
+flushes the changelog, sends the batch's alerts and waits for every acknowledgement,
+then clears the marks. A pending mark found later means a crash came in between: the
+alert topics are searched for the alert's key and only the missing copies are sent.
+A silenced or throttled story is recorded too: its later copies are duplicates, not new
+pages once the silence ends.
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+
+from faust.streams import _current_event
 
 from agents.context import Context
 from agents.deadletter import DeadLetter
@@ -61,22 +65,64 @@ def _silenced(found: Candidate, ctx: Context, now: float) -> bool:
     return silence is not None
 
 
+def _acting_for(event: Any) -> None:
+    """Make ``event`` Faust's current event, so table writes go to its changelog partition.
+
+    Faust finds the changelog partition of a table write from the current event; in a
+    batch that is the last event read, which may be of another partition.
+    """
+    _current_event.set(weakref.ref(event))
+
+
+async def process_candidates(
+    events: Sequence[Any], ctx: Context, table: Any, sinks: Any, deadletter: DeadLetter
+) -> None:
+    """Decide a batch of candidates; raise the alerts of the batch together."""
+    raised: list[tuple[Any, Candidate, dict[str, Any]]] = []
+    finished: set[str] = set()  # rules whose marks from before this batch are completed
+    for event in events:
+        _acting_for(event)
+        found = await _decoded(event, deadletter)
+        if found is not None and found.rule_id not in finished:
+            await finish_pending(found.rule_id, table, sinks)
+            finished.add(found.rule_id)
+        record = None if found is None else _decide(found, ctx, table)
+        if found is not None and record is not None:
+            raised.append((event, found, record))
+    if not raised:
+        return
+    await sinks.flush()  # the pending marks are durable before any alert leaves
+    await sinks.send_many([(record, found.route) for _, found, record in raised])
+    for event, found, record in raised:
+        _acting_for(event)
+        _clear_pending(table, found.rule_id, record["alert_id"])
+        _observe(record, found, ctx)
+
+
 async def process_candidate(
     event: Any, ctx: Context, table: Any, sinks: Any, deadletter: DeadLetter
 ) -> None:
-    """Decide one candidate: raise its alert or count why it was suppressed."""
+    """Decide one candidate (a batch of one)."""
+    await process_candidates([event], ctx, table, sinks, deadletter)
+
+
+async def _decoded(event: Any, deadletter: DeadLetter) -> Candidate | None:
     try:
         found = Candidate(json.loads(event.message.value))
-        fingerprint = found.fingerprint
+        found.fingerprint  # noqa: B018 - validates the field now, not mid-decision
     except (ValueError, KeyError, TypeError) as exc:
         await deadletter.send(event.message, "bad_json", repr(exc), stage="notify")
-        return
-    await finish_pending(found.rule_id, table, sinks)
+        return None
+    return found
+
+
+def _decide(found: Candidate, ctx: Context, table: Any) -> dict[str, Any] | None:
+    """Record the decision; return the alert to raise, marked pending, or None."""
     now = ctx.clock()
     decision = decide(
-        fingerprint,
+        found.fingerprint,
         now.timestamp(),
-        _state(table, found.rule_id, fingerprint),
+        _state(table, found.rule_id, found.fingerprint),
         table.get(f"{found.rule_id}|alerts") or (),
         window=ctx.settings.dedupe_window,
         throttle=found.throttle,
@@ -90,38 +136,37 @@ async def process_candidate(
             reason=decision.outcome, watchlist=found.watchlist, severity=found.severity
         ).inc()
         _record(table, found.rule_id, _changes(decision))
-        return
+        return None
     record = alert_record(found, decision.story_id, now)
-    pending: dict[str, Any] = {
-        "alert": record,
-        "route": found.route,
-        "changes": _changes(decision),
-        "at": now.timestamp(),
-    }
+    pending = dict(table.get(f"{found.rule_id}|pending") or {})
+    pending[record["alert_id"]] = {"alert": record, "route": found.route, "at": now.timestamp()}
+    # The mark first: a changelog that holds the story also holds the mark (same partition).
     table[f"{found.rule_id}|pending"] = pending
-    await sinks.flush()  # the pending mark is durable before the alert leaves
-    await sinks.send(record, found.route)
-    _record(table, found.rule_id, pending["changes"])
-    del table[f"{found.rule_id}|pending"]
-    _observe(record, found, ctx)
+    _record(table, found.rule_id, _changes(decision))
+    return record
+
+
+def _clear_pending(table: Any, rule_id: str, alert_id: str) -> None:
+    pending = dict(table.get(f"{rule_id}|pending") or {})
+    pending.pop(alert_id, None)
+    if pending:
+        table[f"{rule_id}|pending"] = pending
+    else:
+        del table[f"{rule_id}|pending"]
 
 
 async def finish_pending(rule_id: str, table: Any, sinks: Any) -> None:
-    """Complete an alert a crash interrupted: send the copies the topics do not hold."""
-    pending = table.get(f"{rule_id}|pending")
-    if not pending:
-        return
-    record = pending["alert"]
-    missing = await sinks.missing(record["alert_id"], pending["route"], since=pending["at"])
-    if missing:
-        await sinks.send(record, pending["route"], only=missing)
-    log.warning(
-        "completed alert %s interrupted by a crash (re-sent to %s)",
-        record["alert_id"],
-        ", ".join(sorted(missing)) or "none",
-    )
-    _record(table, rule_id, pending["changes"])
-    del table[f"{rule_id}|pending"]
+    """Complete alerts a crash interrupted: send the copies the topics do not hold."""
+    for alert_id, pending in dict(table.get(f"{rule_id}|pending") or {}).items():
+        missing = await sinks.missing(alert_id, pending["route"], since=pending["at"])
+        if missing:
+            await sinks.send_many([(pending["alert"], pending["route"])], only=missing)
+        log.warning(
+            "completed alert %s interrupted by a crash (re-sent to %s)",
+            alert_id,
+            ", ".join(sorted(missing)) or "none",
+        )
+        _clear_pending(table, rule_id, alert_id)
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:

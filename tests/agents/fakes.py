@@ -58,11 +58,14 @@ class FakeSinks:
     def route(self, name: str) -> FakeTopic:
         return self.routes.setdefault(name, FakeTopic(name))
 
-    async def send(self, record: dict[str, Any], route: str, only: set[str] | None = None) -> None:
-        value = json.dumps(record).encode()
-        for topic in (self.alerts, self.route(route)):
-            if only is None or topic.name in only:
-                await topic.send(key=record["alert_id"].encode(), value=value)
+    async def send_many(
+        self, alerts: list[tuple[dict[str, Any], str]], only: set[str] | None = None
+    ) -> None:
+        for record, route in alerts:
+            value = json.dumps(record).encode()
+            for topic in (self.alerts, self.route(route)):
+                if only is None or topic.name in only:
+                    await topic.send(key=record["alert_id"].encode(), value=value)
 
     async def flush(self) -> None:
         self.flushes += 1

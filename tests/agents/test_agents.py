@@ -12,7 +12,7 @@ from agents.alerter import process_tagged
 from agents.app import build_context
 from agents.context import Context
 from agents.deadletter import DeadLetter
-from agents.notifier import process_candidate
+from agents.notifier import process_candidate, process_candidates
 from agents.settings import load_settings
 from agents.tagger import INGESTED_AT, process_articles
 from monitor.article import article_from_text, encode_article
@@ -179,7 +179,10 @@ async def test_notifier_suppresses_silenced_and_throttled_candidates(
 class CrashingSinks(FakeSinks):
     """Sends to news.alerts, then 'crashes' before the route topic gets its copy."""
 
-    async def send(self, record: dict[str, Any], route: str, only: set[str] | None = None) -> None:
+    async def send_many(
+        self, alerts: list[tuple[dict[str, Any], str]], only: set[str] | None = None
+    ) -> None:
+        record = alerts[0][0]
         await self.alerts.send(key=record["alert_id"].encode(), value=json.dumps(record).encode())
         raise ConnectionError("worker killed mid-send")
 
@@ -202,4 +205,24 @@ async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ct
     rule = json.loads(first.value)["route"]
     assert len(restarted.alerts.sent) == 1, "news.alerts already had it: not sent twice"
     assert len(restarted.route(rule).sent) == 1, "the missing route copy was sent"
+    assert not any(key.endswith("|pending") for key in table)
+
+
+async def test_a_batch_raises_each_alert_once_and_flushes_once(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    first = json.loads((await _candidates(ctx)).sent[0].value)
+    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
+    batch = [json.dumps(dict(first, fingerprint=fp)).encode() for fp in stories]
+    batch.append(batch[0])  # a copy of the first story in the same batch
+    sinks, table = FakeSinks(), {}  # type: ignore[var-annotated]
+    await process_candidates(
+        events(*batch, topic="news.candidates"),
+        ctx,
+        table,
+        sinks,
+        DeadLetter(FakeTopic("d"), ctx.metrics),
+    )
+    ids = [json.loads(s.value)["alert_id"] for s in sinks.alerts.sent]
+    assert len(ids) == len(set(ids)) == 3
+    assert sinks.flushes == 1
     assert not any(key.endswith("|pending") for key in table)
