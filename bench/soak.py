@@ -107,8 +107,11 @@ def main() -> int:
             {"seconds": round(time.monotonic() - started), "rss_mib": round(rss_mib(worker.pid), 1)}
         )
     finally:
-        replay.send_signal(signal.SIGINT)
-        replay.wait(30)
+        replay.terminate()
+        try:
+            replay.wait(30)
+        except subprocess.TimeoutExpired:
+            replay.kill()
         worker.send_signal(signal.SIGTERM)
         code = worker.wait(60)
     warm = next((s for s in samples if s["seconds"] >= 60), samples[0])

@@ -212,3 +212,42 @@ def test_a_silence_suppresses_alerts_of_its_watchlist(live: Worker, tmp_path: Pa
     pattern = r'newsmon_rule_outcomes_total\{outcome="silenced",rule="ceasefire-talks-stall"\}'
     wait_for(lambda: re.search(pattern, _metrics(live)), 60, "the silenced outcome")
     assert not [a for a in _alerts(live) if a["article"]["id"] == "truce-talks-stall-9"]
+
+
+def test_tail_follows_a_route_filtered_by_severity(live: Worker, tmp_path: Path) -> None:
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    feed = tmp_path / "tail.json"
+    feed.write_text(json.dumps({"id": "tail-1", "title": seed.title, "body": seed.body}))
+    assert run_newsmon(live.env, "replay", str(feed)).returncode == 0
+    args = (
+        "alerts",
+        "tail",
+        "--route",
+        "alerts.air-defence",
+        "--from-beginning",
+        "--max",
+        "1",
+        "--timeout",
+        "60",
+    )
+    shown = run_newsmon(live.env, *args, "--severity", "high")
+    assert shown.returncode == 0, shown.stderr
+    assert "us-air-defence-pause" in shown.stdout
+    assert "[HIGH]" in shown.stdout or "[CRITICAL]" in shown.stdout
+    as_json = run_newsmon(live.env, *args, "--json")
+    assert json.loads(as_json.stdout.splitlines()[0])["rule"]["watchlist"] == "ukraine-air-defence"
+    none = run_newsmon(
+        live.env,
+        "alerts",
+        "tail",
+        "--route",
+        "alerts.air-defence",
+        "--severity",
+        "critical",
+        "--from-beginning",
+        "--timeout",
+        "5",
+        "--max",
+        "1000",
+    )
+    assert none.returncode == 1, "fewer alerts than --max within --timeout"
