@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
@@ -77,7 +79,15 @@ def _test(args: argparse.Namespace, settings: Settings, ruleset: RuleSet, tagger
 
 
 def _deployed(settings: Settings, tagger: Tagger) -> RuleSet:
-    latest = asyncio.run(latest_ruleset(settings, tagger.taxonomy.names))
+    """The rule set pushed last; the NEWSMON_RULES file when none was pushed or Kafka is away."""
+    try:
+        latest = asyncio.run(latest_ruleset(settings, tagger.taxonomy.names))
+    except KafkaError as exc:
+        print(
+            f"newsmon: cannot read the deployed rule set ({exc}); comparing with {settings.rules}",
+            file=sys.stderr,
+        )
+        latest = None
     return latest[0] if latest else load_rules(Path(settings.rules), tagger.taxonomy.names)
 
 

@@ -105,3 +105,17 @@ def test_config_show_masks_the_password() -> None:
     assert result.returncode == 0
     assert "NEWSMON_KAFKA_SASL_PASSWORD=********" in result.stdout
     assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_rules_test_diff_reports_alerts_gained_and_lost(tmp_path: Path) -> None:
+    default = (ROOT / "monitor" / "data" / "watchlists.yaml").read_text()
+    changed = tmp_path / "rules.yaml"
+    changed.write_text(default.replace("id: coalition-summit", "id: coalition-summit-v2"))
+    # No broker on this port: the deployed set is the NEWSMON_RULES file.
+    env = {"NEWSMON_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    result = _run("rules", "test", str(changed), "--against", str(SEED), "--diff", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "comparing with" in result.stderr
+    lines = [line for line in result.stdout.splitlines() if "coalition-summit" in line]
+    assert any("coalition-summit-v2" in line and "│ 1 " in line for line in lines), result.stdout
+    assert any("coalition-summit " in line for line in lines), result.stdout
