@@ -15,7 +15,7 @@ from typing import Any
 
 from agents.context import Context
 from agents.deadletter import DeadLetter
-from agents.tagger import INGESTED_AT
+from agents.tagger import INGESTED_AT, wait_all
 from monitor.alerts import candidate
 from monitor.tagged import TaggedArticle, tagged_from_json
 
@@ -36,6 +36,7 @@ async def process_tagged(
         return
     analyzed = ctx.matcher_pipeline.analyze([t.article for t, _ in decoded])
     ruleset = ctx.rules.current
+    sent = []
     for (tagged, event), item in zip(decoded, analyzed, strict=True):
         started = time.perf_counter()
         matches = ruleset.match(replace(item, entities=tagged.entities), tagged.topics)
@@ -45,4 +46,5 @@ async def process_tagged(
             found = candidate(match, tagged, ingested_at=float(ingested or 0) or None)
             value = json.dumps(found.to_json(), ensure_ascii=False, separators=(",", ":"))
             with ctx.metrics.stage("produce").time():
-                await sink.send(key=found.rule_id.encode(), value=value.encode())
+                sent.append(await sink.send(key=found.rule_id.encode(), value=value.encode()))
+    await wait_all(sent)  # acknowledged offsets only for durable candidates

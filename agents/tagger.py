@@ -34,9 +34,18 @@ async def process_articles(
                 )
             except InvalidArticle as exc:
                 await deadletter.send(event.message, exc.reason, exc.detail, stage="tag")
+    sent = []
     for (_, event), tagged in zip(decoded, await _tag_all(decoded, ctx, deadletter), strict=True):
-        if tagged is not None:
-            await _publish(tagged, event, sink, ctx, deadletter)
+        if tagged is not None and (future := await _publish(tagged, event, sink, ctx, deadletter)):
+            sent.append(future)
+    # The batch's offsets are acknowledged when this returns: its records must be durable.
+    await wait_all(sent)
+
+
+async def wait_all(futures: list[Any]) -> None:
+    """Wait until the broker acknowledged every send of a batch."""
+    for future in futures:
+        await future
 
 
 async def _tag_all(
@@ -71,15 +80,17 @@ def _encoded(tagged: TaggedArticle) -> tuple[bytes, bytes]:
 
 async def _publish(
     tagged: TaggedArticle, event: Any, sink: Any, ctx: Context, deadletter: DeadLetter
-) -> None:
+) -> Any:
+    """Send one tagged record; returns the send's future (None if it was dead-lettered)."""
     try:
         key, value = _encoded(tagged)
     except (UnicodeEncodeError, ValueError) as exc:  # never let one record stop the agent
         await deadletter.send(event.message, "unhandled", repr(exc), stage="tag")
-        return
+        return None
     ingested = f"{event.message.timestamp:.3f}".encode()
     with ctx.metrics.stage("produce").time():
-        await sink.send(key=key, value=value, headers=[(INGESTED_AT, ingested)])
+        future = await sink.send(key=key, value=value, headers=[(INGESTED_AT, ingested)])
     ctx.metrics.articles_tagged.inc()
     for name in tagged.topic_names:
         ctx.metrics.topic_tags.labels(topic=name).inc()
+    return future
