@@ -27,6 +27,7 @@ async def topics_holding(
             **client_options(settings),
             group_id=None,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
         await consumer.start()
@@ -53,9 +54,8 @@ async def _holds(consumer: AIOKafkaConsumer, topic: str, key: bytes, since_ms: i
         if start < ends[tp]:
             remaining.add(tp)
     while remaining:
-        for tp, messages in (await consumer.getmany(*remaining, timeout_ms=1000)).items():
+        for messages in (await consumer.getmany(*remaining, timeout_ms=1000)).values():
             if any(message.key == key for message in messages):
                 return True
-            if await consumer.position(tp) >= ends[tp]:
-                remaining.discard(tp)
+        remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
     return False

@@ -28,6 +28,7 @@ async def _read(settings: Settings, topic: str, out: Queue[_Item]) -> None:
         **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
     try:
@@ -38,11 +39,11 @@ async def _read(settings: Settings, topic: str, out: Queue[_Item]) -> None:
         await consumer.seek_to_beginning(*partitions)
         remaining = {p for p in partitions if ends[p] > 0}
         while remaining:
-            for tp, messages in (await consumer.getmany(timeout_ms=1000)).items():
+            for messages in (await consumer.getmany(timeout_ms=1000)).values():
                 for message in messages:
                     _put(message.value or b"", settings, out)
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
+            # Every remaining partition, not only those that returned records this time.
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
     except Exception as exc:
         out.put(exc)
     finally:
