@@ -9,6 +9,7 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -151,6 +152,20 @@ async def apply_ruleset(ctx: Context, sinks: Sinks, ruleset: RuleSet, origin: st
     log.info("applied rule set %s (%d rules) from %s", ruleset.version, len(ruleset.rules), origin)
 
 
+def _idempotent_producers() -> None:
+    """Make Faust's producer idempotent, as newsmon's own producers are.
+
+    Faust turns idempotence on only with exactly_once; without it a produce retried after
+    a broker restart can write a record twice (seen as a doubled alert).
+    """
+
+    class IdempotentProducer(faust_aiokafka.Producer):
+        def _settings_extra(self) -> dict[str, Any]:
+            return {"acks": "all", "enable_idempotence": True}
+
+    faust_aiokafka.Transport.Producer = IdempotentProducer
+
+
 def create_app(
     settings: Settings,
     registry: CollectorRegistry = REGISTRY,
@@ -158,6 +173,7 @@ def create_app(
 ) -> faust.App:
     """The Faust app of a newsmon worker: tagger and alerter agents, metrics, health."""
     ctx = build_context(settings, registry, deployed)
+    _idempotent_producers()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
