@@ -1,0 +1,123 @@
+"""Offsets are committed only past work that is done (README "Delivery guarantees").
+
+Faust commits, per partition, the run of acknowledged offsets that follows the committed
+one. Three details of its bookkeeping can commit past a record that was never processed,
+and a SIGKILL afterwards loses that record (faust-streaming issues #606 and #596):
+
+- the run may start one offset *after* the committed offset, so a record still in
+  flight, or dropped from a queue during a rebalance or table recovery, at the head of
+  the partition is skipped;
+- a gap in the log (offsets holding no record, e.g. transaction markers) is recorded
+  including the record that follows it, which then counts as done before it is;
+- after a seek, the last-read offset is set to the committed offset itself, so a gap of
+  one offset at the head is not seen as a gap and stalls commits.
+
+:func:`install` replaces those three methods of Faust's consumer. The rule they follow
+is :func:`next_commit`: a commit moves only over offsets that were acknowledged or are
+known gaps, starting exactly at the committed offset.
+
+A batch whose processing was interrupted (a worker stopping mid-batch, an agent that
+raised) must not be acknowledged either: Faust's ``take_events`` acknowledges the
+events of a batch when its generator is closed, whatever happened to the batch.
+:func:`withheld_unless_done` marks such events so that acknowledgement does nothing;
+their offsets stay uncommitted and are processed again by the next owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, MutableSequence, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from faust.transport.consumer import Consumer
+from faust.types import TP
+from intervaltree import IntervalTree
+
+log = logging.getLogger(__name__)
+
+
+def next_commit(committed: int | None, acked: Sequence[int], gaps: IntervalTree) -> int | None:
+    """The offset to commit next, or None when nothing can move.
+
+    ``committed`` is the next offset to read (Kafka's committed offset; None before the
+    first commit of the group), ``acked`` the acknowledged offsets, ``gaps`` intervals of
+    offsets known to hold no record.
+    """
+    done = set(acked)
+    if not done:
+        return None
+    start = min(done) if committed is None else committed
+    position = start
+    while position in done or gaps.overlaps_point(position):
+        position += 1
+    return position if position > start else None
+
+
+def _new_offset(self: Any, tp: TP) -> int | None:
+    acked: MutableSequence[int] = self._acked[tp]
+    offset = next_commit(self._committed_offset[tp], acked, self._gap[tp])
+    if offset is not None:
+        acked[:] = sorted(o for o in acked if o >= offset)
+        index: set[int] = self._acked_index[tp]
+        index.difference_update([o for o in index if o < offset])
+        self._gap[tp].chop(0, offset)
+    return offset
+
+
+async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+    # Faust passes (last read offset + 1, offset of the record just read): the record
+    # itself is not part of the gap.
+    committed = self._committed_offset[tp]
+    if committed is not None:
+        offset_from = max(offset_from, committed)
+    if offset_from < offset_to:
+        gaps: IntervalTree = self._gap[tp]
+        gaps.addi(offset_from, offset_to)
+        gaps.merge_overlaps()
+
+
+async def _perform_seek(self: Any) -> None:
+    committed = await self.seek_to_committed()
+    # The last offset read is the one before the committed (next) offset, so that a
+    # first record further on reveals the gap in between.
+    self._read_offset.update(
+        {
+            tp: offset - 1 if offset is not None and offset > 0 else None
+            for tp, offset in committed.items()
+        }
+    )
+    self._committed_offset.update(
+        {
+            TP(tp.topic, tp.partition): offset or None
+            for tp, offset in committed.items()
+            if offset is not None
+        }
+    )
+
+
+def install() -> None:
+    """Make Faust's consumer commit only past finished work (idempotent)."""
+    for name in ("_new_offset", "_add_gap", "perform_seek", "seek_to_committed"):
+        if not callable(getattr(Consumer, name, None)):
+            raise RuntimeError(f"unsupported faust-streaming version: Consumer.{name} is missing")
+    setattr(Consumer, "_new_offset", _new_offset)  # noqa: B010 - a patch, not an assignment
+    setattr(Consumer, "_add_gap", _add_gap)  # noqa: B010
+    setattr(Consumer, "perform_seek", _perform_seek)  # noqa: B010
+
+
+def withhold(events: Iterable[Any]) -> None:
+    """Make acknowledging these events a no-op: their offsets will not be committed."""
+    for event in events:
+        event.message.acked = True
+
+
+@asynccontextmanager
+async def withheld_unless_done(events: Sequence[Any]) -> AsyncIterator[None]:
+    """Withhold the batch's acknowledgements if the block does not complete."""
+    try:
+        yield
+    except BaseException:
+        withhold(events)
+        log.warning("batch of %d events interrupted: left uncommitted", len(events))
+        raise

@@ -1,0 +1,124 @@
+"""Commits only past finished work: the rule, and Faust's consumer once it is installed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import faust
+import pytest
+from faust.transport.consumer import Consumer
+from faust.types import TP
+from faust.types.tuples import Message
+from intervaltree import IntervalTree
+
+from agents import offsets
+from agents.offsets import next_commit, withheld_unless_done
+
+PARTITION = TP("news.articles", 0)
+
+
+def gaps(*spans: tuple[int, int]) -> IntervalTree:
+    tree = IntervalTree()
+    for start, end in spans:
+        tree.addi(start, end)
+    return tree
+
+
+def test_commit_moves_over_the_acknowledged_run_from_the_committed_offset() -> None:
+    assert next_commit(10, [10, 11, 12], gaps()) == 13
+    assert next_commit(10, [12, 10, 11, 15], gaps()) == 13
+
+
+def test_an_unacknowledged_record_at_the_head_holds_the_commit() -> None:
+    # faust-streaming #606: stock Faust commits 13 here and loses offset 10.
+    assert next_commit(10, [11, 12], gaps()) is None
+
+
+def test_acknowledgements_below_the_committed_offset_do_not_count() -> None:
+    assert next_commit(10, [7, 8, 9], gaps()) is None
+    assert next_commit(10, [8, 9, 10], gaps()) == 11
+
+
+def test_known_gaps_are_passed_over_but_not_the_record_after_them() -> None:
+    assert next_commit(10, [12], gaps((10, 12))) == 13
+    assert next_commit(10, [13], gaps((10, 12))) == 12  # up to the record at 12, not past it
+    assert next_commit(10, [], gaps((10, 12))) is None
+
+
+def test_before_the_first_commit_the_run_starts_at_the_lowest_acknowledgement() -> None:
+    assert next_commit(None, [5, 6, 8], gaps()) == 7
+
+
+@pytest.fixture
+def consumer() -> Iterator[Any]:
+    patched = {name: vars(Consumer)[name] for name in ("_new_offset", "_add_gap", "perform_seek")}
+    offsets.install()
+    app = faust.App("offsets-test", broker="kafka://127.0.0.1:1")
+    app.topics._acking_topics.add(PARTITION.topic)
+    yield app.consumer
+    for name, method in patched.items():
+        setattr(Consumer, name, method)
+
+
+def test_faust_consumer_holds_the_commit_at_an_unfinished_head(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    consumer._acked[PARTITION] = [11, 12]
+    consumer._acked_index[PARTITION] = {11, 12}
+    assert consumer._new_offset(PARTITION) is None
+    consumer._acked[PARTITION].append(10)
+    consumer._acked_index[PARTITION].add(10)
+    assert consumer._new_offset(PARTITION) == 13
+    assert consumer._acked[PARTITION] == []
+    assert consumer._acked_index[PARTITION] == set()
+
+
+async def test_a_gap_in_the_log_excludes_the_record_that_follows_it(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    await consumer._add_gap(PARTITION, 10, 12)  # offsets 10, 11 hold no record; 12 does
+    consumer._acked[PARTITION] = []
+    assert consumer._new_offset(PARTITION) is None
+    consumer._acked[PARTITION] = [12]
+    consumer._acked_index[PARTITION] = {12}
+    assert consumer._new_offset(PARTITION) == 13
+
+
+async def test_after_a_seek_the_offset_before_the_committed_one_counts_as_read(
+    consumer: Any,
+) -> None:
+    async def committed() -> dict[TP, int]:
+        return {PARTITION: 10, TP("news.articles", 1): 0}
+
+    consumer.seek_to_committed = committed
+    await consumer.perform_seek()
+    assert consumer._read_offset[PARTITION] == 9
+    assert consumer._read_offset[TP("news.articles", 1)] is None
+    assert consumer._committed_offset[PARTITION] == 10
+
+
+class _Event:
+    def __init__(self, offset: int) -> None:
+        self.message = Message("news.articles", 0, offset, 0.0, 0, None, b"k", b"v", None)
+
+
+async def test_an_interrupted_batch_is_never_acknowledged(consumer: Any) -> None:
+    events = [_Event(10), _Event(11)]
+    with pytest.raises(RuntimeError):
+        async with withheld_unless_done(events):
+            raise RuntimeError("stopped mid-batch")
+    consumer._committed_offset[PARTITION] = 10
+    for event in events:
+        event.message.refcount = 1
+        event.message.ack(consumer)  # what Faust's take_events does when it closes
+        assert consumer.ack(event.message) is False
+    assert consumer._new_offset(PARTITION) is None
+
+
+async def test_a_finished_batch_is_acknowledged(consumer: Any) -> None:
+    events = [_Event(10), _Event(11)]
+    async with withheld_unless_done(events):
+        pass
+    consumer._committed_offset[PARTITION] = 10
+    for event in events:
+        assert consumer.ack(event.message) is True
+    assert consumer._new_offset(PARTITION) == 12
