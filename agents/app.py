@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,8 @@ from agents.deadletter import DeadLetter
 from agents.kafka import ensure_topics, ssl_context
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
+from agents.offsets import install as install_safe_commits
+from agents.offsets import withheld_unless_done
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
@@ -41,6 +45,7 @@ from monitor.tagging import Tagger
 from monitor.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
+DRAIN_TIMEOUT = 60.0
 
 
 @dataclass
@@ -81,7 +86,7 @@ class Sinks:
             await future
 
     async def flush(self) -> None:
-        await self.app.producer.flush()
+        await drained(self.app.producer)
 
     async def missing(self, alert_id: str, route: str, since: float) -> set[str]:
         """The alert topics that do not hold the alert (read back from the broker)."""
@@ -152,6 +157,22 @@ async def apply_ruleset(ctx: Context, sinks: Sinks, ruleset: RuleSet, origin: st
     log.info("applied rule set %s (%d rules) from %s", ruleset.version, len(ruleset.rules), origin)
 
 
+async def drained(producer: Any) -> None:
+    """Wait until every message handed to Faust's producer is acknowledged by the broker.
+
+    Table changelog writes wait in Faust's producer buffer, which a background task
+    hands to the Kafka client one at a time; ``producer.flush()`` returns once the
+    buffer has been idle for 0.1 s, even with messages still in it or one on its way.
+    """
+    buffer, deadline = producer.buffer, time.monotonic() + DRAIN_TIMEOUT
+    while buffer.size or not buffer.pending._getters:  # _getters: the task waits on get()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Faust's producer buffer did not drain in {DRAIN_TIMEOUT:.0f} s")
+        await buffer.flush()
+        await asyncio.sleep(0.001)
+    await producer.flush()
+
+
 def _idempotent_producers() -> None:
     """Make Faust's producer idempotent, as newsmon's own producers are.
 
@@ -174,6 +195,7 @@ def create_app(
     """The Faust app of a newsmon worker: tagger and alerter agents, metrics, health."""
     ctx = build_context(settings, registry, deployed)
     _idempotent_producers()
+    install_safe_commits()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
@@ -223,17 +245,20 @@ def _wire(app: Any, ctx: Context) -> None:
     @app.agent(articles, name="newsmon.tagger")
     async def tag_articles(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_window):
-            await process_articles(events, ctx, tagged, deadletter)
+            async with withheld_unless_done(events):
+                await process_articles(events, ctx, tagged, deadletter)
 
     @app.agent(tagged, name="newsmon.alerter")
     async def match_rules(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_window):
-            await process_tagged(events, ctx, candidates, deadletter)
+            async with withheld_unless_done(events):
+                await process_tagged(events, ctx, candidates, deadletter)
 
     @app.agent(candidates, name="newsmon.notifier")
     async def notify(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_window):
-            await process_candidates(events, ctx, stories, sinks, deadletter)
+            async with withheld_unless_done(events):
+                await process_candidates(events, ctx, stories, sinks, deadletter)
 
     @app.task
     async def deploy_rules() -> None:
