@@ -17,6 +17,7 @@ from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.tagger import INGESTED_AT, wait_all
 from monitor.alerts import candidate
+from monitor.nlp import Analyzed
 from monitor.tagged import TaggedArticle, tagged_from_json
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,11 @@ async def process_tagged(
             await deadletter.send(event.message, "bad_json", repr(exc), stage="alert")
     if not decoded:
         return
-    analyzed = ctx.matcher_pipeline.analyze([t.article for t, _ in decoded])
     ruleset = ctx.rules.current
     sent = []
-    for (tagged, event), item in zip(decoded, analyzed, strict=True):
+    for (tagged, event), item in zip(decoded, _analyzed(decoded, ctx), strict=True):
         started = time.perf_counter()
-        matches = ruleset.match(replace(item, entities=tagged.entities), tagged.topics)
+        matches = ruleset.match(item, tagged.topics)
         ctx.metrics.match_seconds.observe(time.perf_counter() - started)
         ingested = dict(event.message.headers or ()).get(INGESTED_AT, b"")
         for match in matches:
@@ -48,3 +48,10 @@ async def process_tagged(
             with ctx.metrics.stage("produce").time():
                 sent.append(await sink.send(key=found.rule_id.encode(), value=value.encode()))
     await wait_all(sent)  # acknowledged offsets only for durable candidates
+
+
+def _analyzed(decoded: list[tuple[TaggedArticle, Any]], ctx: Context) -> list[Analyzed]:
+    """Each article as the tagger analysed it; tokenised again only for records without words."""
+    unanalyzed = [t.article for t, _ in decoded if t.fields is None]
+    again = iter(ctx.matcher_pipeline.analyze(unanalyzed) if unanalyzed else ())
+    return [t.analyzed() or replace(next(again), entities=t.entities) for t, _ in decoded]

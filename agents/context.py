@@ -35,7 +35,7 @@ class Context:
     settings: Settings
     metrics: Metrics
     pipeline: Pipeline  # the tagger's (NER when configured)
-    matcher_pipeline: Pipeline  # the alerter's tokenizer (entities come from news.tagged)
+    matcher_pipeline: Pipeline  # tokenises tagged records without words (older records)
     tagger: Tagger
     rules: RulesHolder
     clock: Callable[[], datetime] = utc_now

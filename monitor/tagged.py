@@ -2,7 +2,9 @@
 
 One JSON object per article: ``{"id", "topics": [{"name", "score", "evidence": [...]}],
 "entities": [{"text", "label", "canonical", "field", "start", "end"}], "fingerprint"}``;
-on ``news.tagged`` it also carries the ``article`` itself, so later stages need nothing else.
+on ``news.tagged`` it also carries the ``article`` itself and its ``words`` (per field,
+the character ``starts`` and ``ends`` of each word and the hyphenated ``compounds`` as
+``[first, last]`` word positions), so later stages need nothing else, not even a tokenizer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from monitor.entities import Entity
 from monitor.nlp import Analyzed
 from monitor.story import fingerprint, story_fields
 from monitor.tagging import Evidence, Tagger, TopicTag
+from monitor.text import Field, field_from_spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +26,17 @@ class TaggedArticle:
     topics: tuple[TopicTag, ...]
     entities: tuple[Entity, ...]
     fingerprint: int
+    fields: tuple[Field, Field] | None = None  # title and body as analysed, when known
 
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.topics)
+
+    def analyzed(self) -> Analyzed | None:
+        """The article as the tagger analysed it (None for a record without words)."""
+        if self.fields is None:
+            return None
+        return Analyzed(self.article, *self.fields, self.entities)
 
     def to_json(self, *, with_article: bool = True) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -37,7 +47,17 @@ class TaggedArticle:
         }
         if with_article:
             record["article"] = self.article.to_json()
+            if self.fields is not None:
+                record["words"] = {f.name: _words(f) for f in self.fields}
         return record
+
+
+def _words(field: Field) -> dict[str, list[Any]]:
+    return {
+        "starts": list(field.starts),
+        "ends": list(field.ends),
+        "compounds": [[first, last] for _, first, last in field.compounds],
+    }
 
 
 def tag_analyzed(analyzed: Analyzed, tagger: Tagger) -> TaggedArticle:
@@ -47,16 +67,26 @@ def tag_analyzed(analyzed: Analyzed, tagger: Tagger) -> TaggedArticle:
         tagger.tag(analyzed),
         analyzed.entities,
         fingerprint(story_fields(analyzed.title, analyzed.body)),
+        analyzed.fields,
     )
 
 
 def tagged_from_json(record: dict[str, Any]) -> TaggedArticle:
-    """Rebuild a TaggedArticle from its ``news.tagged`` JSON (raises KeyError/TypeError)."""
+    """Rebuild a TaggedArticle from its ``news.tagged`` JSON (KeyError/TypeError/ValueError)."""
     topics = tuple(
         TopicTag(t["name"], float(t["score"]), tuple(Evidence(**e) for e in t.get("evidence", ())))
         for t in record["topics"]
     )
     entities = tuple(Entity(**e) for e in record["entities"])
-    return TaggedArticle(
-        article_from_mapping(record["article"]), topics, entities, int(record["fingerprint"], 16)
-    )
+    article = article_from_mapping(record["article"])
+    words = record.get("words")
+    fields = None
+    if words is not None:
+        fields = (_field("title", article.title, words), _field("body", article.body, words))
+    return TaggedArticle(article, topics, entities, int(record["fingerprint"], 16), fields)
+
+
+def _field(name: str, text: str, words: dict[str, Any]) -> Field:
+    spans = words[name]
+    compounds = [(int(first), int(last)) for first, last in spans["compounds"]]
+    return field_from_spans(name, text, spans["starts"], spans["ends"], compounds)

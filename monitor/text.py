@@ -242,6 +242,28 @@ def build_field(name: str, text: str, tokens: Sequence[tuple[str, int, bool]]) -
     )
 
 
+def field_from_spans(
+    name: str,
+    text: str,
+    starts: Sequence[int],
+    ends: Sequence[int],
+    compounds: Sequence[tuple[int, int]] = (),
+) -> Field:
+    """Rebuild the Field that :func:`build_field` made, from where its words are.
+
+    No tokenizer runs: the words are slices of ``text``; ``compounds`` are
+    ``(first_position, last_position)`` pairs. Inconsistent spans raise ValueError.
+    """
+    if len(starts) != len(ends) or any(not 0 <= f < t < len(starts) for f, t in compounds):
+        raise ValueError(f"{name}: word spans do not fit together")
+    surfaces = [text[start:end] for start, end in zip(starts, ends, strict=True)]
+    if not all(surfaces):
+        raise ValueError(f"{name}: a word span lies outside the text")
+    lowers = tuple([surface.lower() for surface in surfaces])
+    joined = tuple((norm("".join(surfaces[f : t + 1])), f, t) for f, t in compounds)
+    return Field(name, text, tuple(map(norm, lowers)), lowers, tuple(starts), tuple(ends), joined)
+
+
 def _close_compound(surfaces: list[str], run: int, compounds: list[tuple[str, int, int]]) -> int:
     """Record the words from ``run`` on as a compound if there are several; the next run."""
     count = len(surfaces)

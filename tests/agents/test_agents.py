@@ -94,6 +94,26 @@ async def test_alerter_publishes_one_candidate_per_matching_rule_keyed_by_rule(
     assert len(set(rule_ids)) == len(rule_ids)
 
 
+async def test_alerter_matches_older_tagged_records_without_words_the_same(
+    registry_and_ctx: Any,
+) -> None:
+    _, ctx = registry_and_ctx
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
+    tagged, _ = await _tag(ctx, encode_article(seed))
+    older = json.loads(tagged.sent[0].value)
+    del older["words"]  # as published before tagged records carried their words
+    sinks = []
+    for value in (tagged.sent[0].value, json.dumps(older).encode()):
+        sink, dead = FakeTopic("news.candidates"), FakeTopic("news.deadletter")
+        await process_tagged(
+            events(value, topic="news.tagged"), ctx, sink, DeadLetter(dead, ctx.metrics)
+        )
+        assert dead.sent == []
+        sinks.append(sorted(s.value for s in sink.sent))
+    assert sinks[0] == sinks[1]
+    assert len(sinks[0]) >= 2
+
+
 async def test_notifier_alerts_once_per_story_and_counts_copies(
     registry_and_ctx: Any, alert_schema: Any
 ) -> None:
