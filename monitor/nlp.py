@@ -29,6 +29,10 @@ _SEPARATOR = "\n\n"
 _OPTIONAL = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 _EMBEDDINGS = ("tok2vec", "transformer")
 _TOKEN_ATTRS = [IDX, LENGTH, SPACY]
+#: Texts longer than this are tokenised whole and run through NER in chunks of this size.
+LONG_TEXT = 100_000
+#: The longest text the tokenizer accepts (articles are far smaller: see NEWSMON_MAX_ARTICLE_BYTES).
+MAX_TEXT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class Pipeline:
     """A loaded spaCy pipeline plus the alias table, ready to analyse batches."""
 
     def __init__(self, nlp: Any, name: str, aliases: AliasTable) -> None:
+        nlp.max_length = MAX_TEXT  # long texts only reach the tokenizer whole
         self._nlp = nlp
         self.name = name
         self.aliases = aliases
@@ -62,15 +67,41 @@ class Pipeline:
         return f"{self.name} {version} (components: {', '.join(self._nlp.pipe_names)})"
 
     def analyze(self, articles: Sequence[Article], batch_size: int = 64) -> list[Analyzed]:
-        """Analyse a batch with one ``nlp.pipe`` pass."""
-        texts = (f"{a.title}{_SEPARATOR}{a.body}" for a in articles)
-        docs = self._nlp.pipe(texts, batch_size=batch_size)
-        return [self._analyzed(article, doc) for article, doc in zip(articles, docs, strict=True)]
+        """Analyse a batch with one ``nlp.pipe`` pass (long texts one by one, in chunks)."""
+        texts = [f"{a.title}{_SEPARATOR}{a.body}" for a in articles]
+        short = [i for i, text in enumerate(texts) if len(text) <= LONG_TEXT]
+        piped = self._nlp.pipe((texts[i] for i in short), batch_size=batch_size)
+        docs = dict(zip(short, piped, strict=True))
+        results = []
+        for i, article in enumerate(articles):
+            doc = docs.pop(i, None)
+            if doc is not None:
+                results.append(self._analyzed(article, doc, _mentions(doc, 0)))
+            else:
+                results.append(self._analyzed_long(article, texts[i]))
+        return results
 
     def analyze_one(self, article: Article) -> Analyzed:
         return self.analyze([article])[0]
 
-    def _analyzed(self, article: Article, doc: Any) -> Analyzed:
+    def _analyzed_long(self, article: Article, text: str) -> Analyzed:
+        """A text past ``LONG_TEXT``: tokenised whole, NER run on chunks of it.
+
+        spaCy refuses texts over ``nlp.max_length`` (1,000,000 characters) because its
+        models need about 1 GB per 100,000 characters; the tokenizer alone does not.
+        """
+        doc = self._nlp.make_doc(text)
+        mentions: list[tuple[str, str, int, int]] = []
+        if self.ner:
+            starts = list(_chunk_starts(text, LONG_TEXT))
+            chunks = (text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True))
+            for start, chunk in zip(starts, self._nlp.pipe(chunks), strict=True):
+                mentions.extend(_mentions(chunk, start))
+        return self._analyzed(article, doc, mentions)
+
+    def _analyzed(
+        self, article: Article, doc: Any, mentions: Sequence[tuple[str, str, int, int]]
+    ) -> Analyzed:
         split = len(article.title)
         base = split + len(_SEPARATOR)
         title, body = article.title, article.body
@@ -83,18 +114,36 @@ class Pipeline:
         ]
         title_field = build_field("title", title, title_tokens)
         body_field = build_field("body", body, body_tokens)
-        ner = list(self._ner_entities(doc, split, base))
+        ner = list(self._ner_entities(mentions, split, base))
         gazetteer = [*self.aliases.mentions(title_field), *self.aliases.mentions(body_field)]
         return Analyzed(article, title_field, body_field, merge_entities(ner, gazetteer))
 
-    def _ner_entities(self, doc: Any, split: int, base: int) -> Iterator[Entity]:
-        for ent in doc.ents:
-            if ent.label_ not in LABELS:
+    def _ner_entities(
+        self, mentions: Sequence[tuple[str, str, int, int]], split: int, base: int
+    ) -> Iterator[Entity]:
+        for text, found, start, end in mentions:
+            if found not in LABELS:
                 continue
-            start = ent.start_char
             field, offset = ("title", 0) if start < split else ("body", base)
-            canonical, label = self.aliases.canonical(ent.text, ent.label_)
-            yield Entity(ent.text, label, canonical, field, start - offset, ent.end_char - offset)
+            canonical, label = self.aliases.canonical(text, found)
+            yield Entity(text, label, canonical, field, start - offset, end - offset)
+
+
+def _mentions(doc: Any, shift: int) -> list[tuple[str, str, int, int]]:
+    """The doc's entity mentions as (text, label, start, end), offsets moved by ``shift``."""
+    return [(e.text, e.label_, e.start_char + shift, e.end_char + shift) for e in doc.ents]
+
+
+def _chunk_starts(text: str, size: int) -> Iterator[int]:
+    """Where chunks of at most ``size`` characters begin, cut after a line or a space."""
+    start = 0
+    while start < len(text):
+        yield start
+        end = start + size
+        if end >= len(text):
+            return
+        cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
+        start = cut + 1 if cut > start else end
 
 
 def load_pipeline(

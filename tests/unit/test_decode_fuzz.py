@@ -1,7 +1,7 @@
 """Property tests of decode_article: any input is an Article or a closed-set InvalidArticle.
 
-Plus reproducers of the two ways a decoded article could still fail later (lone
-surrogates, texts longer than spaCy's max_length), and a check that the fuzz
+Plus checks of the two ways a decoded article once failed later (lone surrogates,
+texts longer than spaCy's max_length), and a check that the fuzz
 generator of the integration test labels its cases the way decode_article decides.
 """
 
@@ -137,12 +137,6 @@ async def test_the_tagger_survives_a_lone_surrogate_and_tags_its_neighbours() ->
     assert [s.value for s in dead.sent] == [bad]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: spaCy's max_length (1,000,000 chars) is below the default "
-    "NEWSMON_MAX_ARTICLE_BYTES (1 MiB): a valid long article is dead-lettered 'unhandled'",
-)
 def test_an_article_under_the_default_size_limit_can_be_analysed() -> None:
     from agents.settings import load_settings
     from monitor.nlp import BLANK, load_pipeline
