@@ -22,8 +22,8 @@ from agents.deadletter import DeadLetter
 from agents.kafka import ensure_topics, ssl_context
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
+from agents.offsets import StallWatch, rewind, withheld_unless_done
 from agents.offsets import install as install_safe_commits
-from agents.offsets import withheld_unless_done
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
@@ -46,6 +46,7 @@ from monitor.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
+STALL_AFTER = 30.0  # seconds a commit may be held by a dropped record before a re-fetch
 
 
 @dataclass
@@ -259,6 +260,17 @@ def _wire(app: Any, ctx: Context) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_window):
             async with withheld_unless_done(events):
                 await process_candidates(events, ctx, stories, sinks, deadletter)
+
+    held = StallWatch(after=max(STALL_AFTER, 3 * settings.commit_interval))
+
+    @app.timer(interval=STALL_AFTER / 3)
+    async def release_held_commits() -> None:
+        if app.rebalancing:
+            return
+        assigned = app.consumer.assignment()
+        for tp, offset in held.stalled(app.consumer, time.monotonic()).items():
+            if tp in assigned:
+                await rewind(app.consumer, tp, offset)
 
     @app.task
     async def deploy_rules() -> None:

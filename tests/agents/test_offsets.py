@@ -13,7 +13,7 @@ from faust.types.tuples import Message
 from intervaltree import IntervalTree
 
 from agents import offsets
-from agents.offsets import next_commit, withheld_unless_done
+from agents.offsets import StallWatch, next_commit, rewind, withheld_unless_done
 
 PARTITION = TP("news.articles", 0)
 
@@ -122,3 +122,51 @@ async def test_a_finished_batch_is_acknowledged(consumer: Any) -> None:
     for event in events:
         assert consumer.ack(event.message) is True
     assert consumer._new_offset(PARTITION) == 12
+
+
+def _held_at_10(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 10
+    consumer._acked[PARTITION] = [11, 12]
+    consumer._acked_index[PARTITION] = {11, 12}
+
+
+def test_a_commit_held_by_a_dropped_record_is_found_after_the_delay(consumer: Any) -> None:
+    _held_at_10(consumer)
+    watch = StallWatch(after=30)
+    assert watch.stalled(consumer, now=100.0) == {}
+    assert watch.stalled(consumer, now=120.0) == {}
+    assert watch.stalled(consumer, now=130.0) == {PARTITION: 10}
+
+
+def test_a_head_record_still_being_processed_is_not_a_stall(consumer: Any) -> None:
+    _held_at_10(consumer)
+    head = _Event(10).message
+    consumer._unacked_messages.add(head)
+    watch = StallWatch(after=30)
+    watch.stalled(consumer, now=100.0)
+    assert watch.stalled(consumer, now=200.0) == {}
+    head.acked = True
+    assert watch.stalled(consumer, now=200.0) == {}  # the clock starts again now
+    assert watch.stalled(consumer, now=230.0) == {PARTITION: 10}
+
+
+def test_a_commit_that_moves_restarts_the_clock(consumer: Any) -> None:
+    _held_at_10(consumer)
+    watch = StallWatch(after=30)
+    watch.stalled(consumer, now=100.0)
+    consumer._committed_offset[PARTITION] = 11
+    consumer._acked[PARTITION] = [12, 13]
+    assert watch.stalled(consumer, now=135.0) == {}
+    assert watch.stalled(consumer, now=165.0) == {PARTITION: 11}
+
+
+async def test_rewinding_fetches_again_from_the_held_offset(consumer: Any) -> None:
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer._seek = seek
+    await rewind(consumer, PARTITION, 10)
+    assert sought == [(PARTITION, 10)]
+    assert consumer._read_offset[PARTITION] == 9  # so the record at 10 is not dropped
