@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from monitor.article import Article
 from monitor.nlp import load_pipeline
@@ -164,3 +165,77 @@ def alerts_by_article(bootstrap: str, topic: str, want: int, quiet: float = 10) 
     """Alerts per article id on ``topic`` (read_committed), once ``want`` arrived and
     ``quiet`` seconds passed without more."""
     return asyncio.run(_read_alerts(bootstrap, topic, want, quiet))
+
+
+async def _ids_on(bootstrap: str, topic: str, pick: Any, quiet: float = 3.0) -> Counter[str]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    counts: Counter[str] = Counter()
+    idle = 0.0
+    try:
+        while idle < quiet:
+            batch = await consumer.getmany(timeout_ms=1000)
+            messages = [m for ms in batch.values() for m in ms]
+            idle = 0.0 if messages else idle + 1.0
+            counts.update(pick(m) for m in messages)
+    finally:
+        await consumer.stop()
+    return counts
+
+
+def where_lost(bootstrap: str, prefix: str, missing: set[str]) -> dict[str, int]:
+    """For alerts found missing: the last pipeline topic that still holds each article."""
+    stages = {
+        "news.articles": lambda m: m.key.decode(),
+        "news.tagged": lambda m: m.key.decode(),
+        "news.candidates": lambda m: json.loads(m.value)["article"]["id"],
+    }
+    held = {
+        name: asyncio.run(_ids_on(bootstrap, prefix + name, pick)) for name, pick in stages.items()
+    }
+    lost: Counter[str] = Counter()
+    for article in missing:
+        last = "nowhere"
+        for name in stages:
+            if held[name][article]:
+                last = name
+        lost[f"last seen on {last}"] += 1
+    return dict(lost)
+
+
+async def _lag(bootstrap: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Records of ``topics`` after the group's committed offsets, per topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await reader.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        parts = [TopicPartition(t, p) for t in topics for p in await _partitions(reader, t)]
+        ends = await reader.end_offsets(parts)
+        lag: Counter[str] = Counter(dict.fromkeys(topics, 0))
+        for tp in parts:
+            done = committed[tp].offset if tp in committed else 0
+            lag[tp.topic] += ends[tp] - max(done, 0)
+        return dict(lag)
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
+    await reader._client.force_metadata_update()
+    return reader.partitions_for_topic(topic) or set()
+
+
+def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
+    """How far the workers' commits are behind the end of each input topic."""
+    topics = [prefix + name for name in ("news.articles", "news.tagged", "news.candidates")]
+    return asyncio.run(_lag(bootstrap, prefix + "app", topics))

@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, skip_or_fail
-from tests.integration.chaos import RULES, alerts_by_article, articles, size, write_feed
+from tests.integration.chaos import (
+    RULES,
+    alerts_by_article,
+    articles,
+    size,
+    uncommitted,
+    write_feed,
+)
 from tests.integration.processes import (
     ROOT,
     Worker,
@@ -65,12 +72,6 @@ def own_broker(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         _kafka(env, "down")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT (issue #6 open): one CI run doubled alerts here before the "
-    "worker's producer was made idempotent; not yet proven over many runs. Runs in every "
-    "CI; XPASS when it holds.",
-)
 def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     own_broker: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
@@ -105,6 +106,11 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         assert replayed.returncode == 0, replayed.stderr
         counts = alerts_by_article(bootstrap, "restart.news.alerts", len(records))
         wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
+        wait_for(
+            lambda: not any(uncommitted(bootstrap, "restart.").values()),
+            60,
+            "commits to the end of the input topics",
+        )
     finally:
         codes = [stop(w) for w in workers]
     expected = {r["id"] for r in records}

@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.integration.chaos import RULES, alerts_by_article, articles, size, write_feed
+from tests.integration.chaos import (
+    RULES,
+    alerts_by_article,
+    articles,
+    size,
+    uncommitted,
+    where_lost,
+    write_feed,
+)
 from tests.integration.processes import (
     NEWSMON,
     ROOT,
@@ -26,6 +34,7 @@ from tests.integration.processes import (
     newsmon_env,
     start_worker,
     stop,
+    wait_for,
     wait_healthy,
 )
 
@@ -67,9 +76,18 @@ def _assert_exactly_once(env: dict[str, str], expected: set[str]) -> None:
     )
     missing = expected - set(counts)
     doubled = {article: n for article, n in counts.items() if n > 1}
-    assert not missing, f"{len(missing)} alerts missing, e.g. {sorted(missing)[:5]}"
+    if missing:
+        lost = where_lost(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"], missing)
+        raise AssertionError(f"{len(missing)} alerts missing, e.g. {sorted(missing)[:5]}; {lost}")
     assert not doubled, f"{len(doubled)} alerts raised more than once: {list(doubled)[:5]}"
     assert set(counts) == expected
+    # Nothing is held back either: the commits reach the end of every input topic.
+    bootstrap, prefix = env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"]
+    wait_for(
+        lambda: not any(uncommitted(bootstrap, prefix).values()),
+        60,
+        f"commits to the end of the input topics ({uncommitted(bootstrap, prefix)})",
+    )
 
 
 @pytest.fixture
@@ -80,12 +98,6 @@ def workers() -> Iterator[list[Worker]]:
         stop(worker)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT (issue #6 open): in some runs with SIGKILLs an alert is still lost or "
-    "doubled; three causes were found and fixed, at least one remains. Runs in every CI "
-    "and shows as XPASS when it holds.",
-)
 def test_sigkilled_workers_lose_and_double_nothing(
     chaos_env: dict[str, str], tmp_path: Path, workers: list[Worker]
 ) -> None:
@@ -106,11 +118,6 @@ def test_sigkilled_workers_lose_and_double_nothing(
     assert stop(workers[-1]) == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT (issue #6 open): a CI run lost alerts across this rebalance after "
-    "the last fixes; it passed in earlier runs. Runs in every CI; XPASS when it holds.",
-)
 def test_a_worker_joining_and_one_leaving_lose_and_double_nothing(
     chaos_env: dict[str, str], tmp_path: Path, workers: list[Worker]
 ) -> None:
