@@ -8,10 +8,11 @@ rebalance restores the state from the changelog.
 Exactly one alert per story, across crashes (README "Delivery guarantees"): the
 notifier marks each alert of a batch *pending* and records its story in the table,
 flushes the changelog, sends the batch's alerts and waits for every acknowledgement,
-then clears the marks. A pending mark found later means a crash came in between: the
-alert topics are searched for the alert's key and only the missing copies are sent.
-A silenced or throttled story is recorded too: its later copies are duplicates, not new
-pages once the silence ends.
+then clears the marks. The table is written once per key and batch, a rule's mark
+before its stories (:mod:`agents.batchwrites`). A pending mark found later means a
+crash came in between: the alert topics are searched for the alert's key and only the
+missing copies are sent. A silenced or throttled story is recorded too: its later
+copies are duplicates, not new pages once the silence ends.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-from faust.streams import _current_event
-
+from agents.batchwrites import PENDING, BatchWrites, acting_for
 from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.metrics import rule_label
@@ -65,38 +64,42 @@ def _silenced(found: Candidate, ctx: Context, now: float) -> bool:
     return silence is not None
 
 
-def _acting_for(event: Any) -> None:
-    """Make ``event`` Faust's current event, so table writes go to its changelog partition.
-
-    Faust finds the changelog partition of a table write from the current event; in a
-    batch that is the last event read, which may be of another partition.
-    """
-    _current_event.set(weakref.ref(event))
-
-
 async def process_candidates(
     events: Sequence[Any], ctx: Context, table: Any, sinks: Any, deadletter: DeadLetter
 ) -> None:
     """Decide a batch of candidates; raise the alerts of the batch together."""
+    writes = BatchWrites(table)
     raised: list[tuple[Any, Candidate, dict[str, Any]]] = []
     finished: set[str] = set()  # rules whose marks from before this batch are completed
     for event in events:
-        _acting_for(event)
+        acting_for(event)
+        writes.event = event
         found = await _decoded(event, deadletter)
-        if found is not None and found.rule_id not in finished:
+        if found is None:
+            continue
+        if found.rule_id not in finished:
             await finish_pending(found.rule_id, table, sinks)
             finished.add(found.rule_id)
-        record = None if found is None else _decide(found, ctx, table)
-        if found is not None and record is not None:
+        if (record := _decide(found, ctx, writes)) is not None:
             raised.append((event, found, record))
+    writes.apply()  # once per key, each rule's pending mark before its stories
     if not raised:
         return
     await sinks.flush()  # the pending marks are durable before any alert leaves
     await sinks.send_many([(record, found.route) for _, found, record in raised])
-    for event, found, record in raised:
-        _acting_for(event)
-        _clear_pending(table, found.rule_id, record["alert_id"])
+    _clear_marks(table, raised)
+    for _, found, record in raised:
         _observe(record, found, ctx)
+
+
+def _clear_marks(table: Any, raised: list[tuple[Any, Candidate, dict[str, Any]]]) -> None:
+    """Clear the pending marks of a batch's acknowledged alerts: one write per rule."""
+    sent: dict[str, tuple[Any, set[str]]] = {}
+    for event, found, record in raised:
+        sent.setdefault(found.rule_id, (event, set()))[1].add(record["alert_id"])
+    for rule_id, (event, alert_ids) in sent.items():
+        acting_for(event)
+        _clear_pending(table, rule_id, alert_ids)
 
 
 async def process_candidate(
@@ -117,7 +120,7 @@ async def _decoded(event: Any, deadletter: DeadLetter) -> Candidate | None:
 
 
 def _decide(found: Candidate, ctx: Context, table: Any) -> dict[str, Any] | None:
-    """Record the decision; return the alert to raise, marked pending, or None."""
+    """Record the decision in ``table``; return the alert to raise, marked pending, or None."""
     now = ctx.clock()
     decision = decide(
         found.fingerprint,
@@ -138,26 +141,29 @@ def _decide(found: Candidate, ctx: Context, table: Any) -> dict[str, Any] | None
         _record(table, found.rule_id, _changes(decision))
         return None
     record = alert_record(found, decision.story_id, now)
-    pending = dict(table.get(f"{found.rule_id}|pending") or {})
+    pending = dict(table.get(f"{found.rule_id}|{PENDING}") or {})
     pending[record["alert_id"]] = {"alert": record, "route": found.route, "at": now.timestamp()}
     # The mark first: a changelog that holds the story also holds the mark (same partition).
-    table[f"{found.rule_id}|pending"] = pending
+    table[f"{found.rule_id}|{PENDING}"] = pending
     _record(table, found.rule_id, _changes(decision))
     return record
 
 
-def _clear_pending(table: Any, rule_id: str, alert_id: str) -> None:
-    pending = dict(table.get(f"{rule_id}|pending") or {})
-    pending.pop(alert_id, None)
+def _clear_pending(table: Any, rule_id: str, alert_ids: Collection[str]) -> None:
+    pending = {
+        alert_id: mark
+        for alert_id, mark in (table.get(f"{rule_id}|{PENDING}") or {}).items()
+        if alert_id not in alert_ids
+    }
     if pending:
-        table[f"{rule_id}|pending"] = pending
+        table[f"{rule_id}|{PENDING}"] = pending
     else:
-        del table[f"{rule_id}|pending"]
+        del table[f"{rule_id}|{PENDING}"]
 
 
 async def finish_pending(rule_id: str, table: Any, sinks: Any) -> None:
     """Complete alerts a crash interrupted: send the copies the topics do not hold."""
-    for alert_id, pending in dict(table.get(f"{rule_id}|pending") or {}).items():
+    for alert_id, pending in dict(table.get(f"{rule_id}|{PENDING}") or {}).items():
         missing = await sinks.missing(alert_id, pending["route"], since=pending["at"])
         if missing:
             await sinks.send_many([(pending["alert"], pending["route"])], only=missing)
@@ -166,7 +172,7 @@ async def finish_pending(rule_id: str, table: Any, sinks: Any) -> None:
             alert_id,
             ", ".join(sorted(missing)) or "none",
         )
-        _clear_pending(table, rule_id, alert_id)
+        _clear_pending(table, rule_id, {alert_id})
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:

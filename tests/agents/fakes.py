@@ -78,5 +78,21 @@ class FakeSinks:
         }
 
 
+class ChangelogTable(dict[str, Any]):
+    """A table that keeps its changelog: every write and delete, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changelog: list[tuple[str, Any]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.changelog.append((key, value))
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changelog.append((key, None))
+
+
 def events(*values: bytes, topic: str = "news.articles") -> list[FakeEvent]:
     return [FakeEvent(FakeMessage(v, topic=topic, offset=i)) for i, v in enumerate(values)]

@@ -17,7 +17,7 @@ from agents.settings import load_settings
 from agents.tagger import INGESTED_AT, process_articles
 from monitor.article import article_from_text, encode_article
 from monitor.silences import new_silence
-from tests.agents.fakes import FakeSinks, FakeTopic, events
+from tests.agents.fakes import ChangelogTable, FakeSinks, FakeTopic, events
 from tests.conftest import SEED
 
 
@@ -246,3 +246,22 @@ async def test_a_batch_raises_each_alert_once_and_flushes_once(registry_and_ctx:
     assert len(ids) == len(set(ids)) == 3
     assert sinks.flushes == 1
     assert not any(key.endswith("|pending") for key in table)
+
+
+async def test_a_batch_marks_once_before_its_stories_and_clears_once(
+    registry_and_ctx: Any,
+) -> None:
+    _, ctx = registry_and_ctx
+    first_candidate = json.loads((await _candidates(ctx)).sent[0].value)
+    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
+    batch = [json.dumps(dict(first_candidate, fingerprint=fp)).encode() for fp in stories]
+    table, sinks = ChangelogTable(), FakeSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    await process_candidates(events(*batch, topic="news.candidates"), ctx, table, sinks, dead)
+    keys = [key for key, _ in table.changelog]
+    marks = [i for i, key in enumerate(keys) if key.endswith("|pending")]
+    assert len(marks) == 2, "one mark for the batch's three alerts, one clear"
+    assert marks == [0, len(keys) - 1], "marked before every story, cleared after"
+    assert len(table.changelog[0][1]) == 3
+    assert len(keys) == len(set(keys[1:-1])) + 2, "every story key written once"
+    assert len(sinks.alerts.sent) == 3
