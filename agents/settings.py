@@ -59,9 +59,6 @@ class Settings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, le=10_000, description="Articles per NLP batch")
     batch_window: float = Field(0.2, gt=0, le=60, description="Seconds to wait to fill a batch")
-    producer_linger: float = Field(
-        0.005, ge=0, le=1, description="Seconds a producer waits to batch records per request"
-    )
     commit_interval: float = Field(
         0.5, gt=0, le=60, description="Seconds between commits (and transactions)"
     )
