@@ -58,7 +58,12 @@ class Settings(BaseModel):
         1024 * 1024, ge=1024, description="Largest accepted article message"
     )
     batch_size: int = Field(32, ge=1, le=10_000, description="Articles per NLP batch")
-    batch_window: float = Field(0.2, gt=0, le=60, description="Seconds to wait to fill a batch")
+    batch_window: float = Field(
+        0.02,
+        gt=0,
+        le=60,
+        description="Seconds a stage gathers records before it takes them as a batch",
+    )
     commit_interval: float = Field(
         0.5, gt=0, le=60, description="Seconds between commits (and transactions)"
     )

@@ -20,9 +20,11 @@ import broker
 from sample import write_jsonl
 from workers import Worker, newsmon_env, replay, running_workers
 
+from agents.settings import load_settings
 from monitor.article import Article
 
 ARTICLES, TAGGED, ALERTS = "news.articles", "news.tagged", "news.alerts"
+_DEFAULT = load_settings({})
 
 
 @dataclass
@@ -142,6 +144,6 @@ def freshness(
         "p95_s": cuts[94] if cuts else None,
         "p99_s": cuts[98] if cuts else None,
         "max_s": latencies[-1] if latencies else None,
-        "batch_window_s": float(run.env.get("NEWSMON_BATCH_WINDOW", "0.2")),
-        "batch_size": int(run.env.get("NEWSMON_BATCH_SIZE", "32")),
+        "batch_window_s": float(run.env.get("NEWSMON_BATCH_WINDOW", _DEFAULT.batch_window)),
+        "batch_size": int(run.env.get("NEWSMON_BATCH_SIZE", _DEFAULT.batch_size)),
     }
