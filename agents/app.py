@@ -20,6 +20,7 @@ from agents.alertlog import topics_holding
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.kafka import ensure_topics, ssl_context
+from agents.liveness import Progress
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
 from agents.offsets import StallWatch, rewind, withheld_unless_done
@@ -272,6 +273,11 @@ def _wire(app: Any, ctx: Context) -> None:
             if tp in assigned:
                 await rewind(app.consumer, tp, offset)
 
+    if settings.stall_timeout:
+        _stop_when_stalled(
+            app, settings, {t.get_topic_name() for t in (articles, tagged, candidates)}
+        )
+
     @app.task
     async def deploy_rules() -> None:
         await follow_rules(
@@ -293,3 +299,23 @@ def _wire(app: Any, ctx: Context) -> None:
             "rules": len(ctx.rules.current.rules),
         }
         return web.json(json.loads(json.dumps(status)))
+
+
+def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:
+    """Crash the worker (to be restarted) when its assigned records stop moving."""
+    progress = Progress(settings.stall_timeout)
+
+    @app.timer(interval=min(10.0, settings.stall_timeout / 3))
+    async def stop_when_stalled() -> None:
+        if app.rebalancing:
+            return
+        consumer = app.consumer
+        tps = {tp for tp in consumer.assignment() if tp.topic in inputs}
+        if not tps:
+            return
+        ends = await consumer.highwaters(*tps)
+        committed = consumer._committed_offset
+        if progress.stalled(time.monotonic(), tps, consumer._read_offset, committed, ends):
+            reason = progress.describe(committed, ends)
+            log.critical("worker stalled: %s; exiting so that it is restarted", reason)
+            await app.crash(RuntimeError(f"worker stalled: {reason}"))

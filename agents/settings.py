@@ -68,6 +68,11 @@ class Settings(BaseModel):
         0.5, gt=0, le=60, description="Seconds between commits (and transactions)"
     )
     dedupe_window: float = Field(86_400, gt=0, description="Seconds a story alerts once per rule")
+    stall_timeout: float = Field(
+        120,
+        ge=0,
+        description="Seconds without progress, records pending, before a worker exits (0: never)",
+    )
     data_dir: Path = Field(
         Path(".newsmon-data"), description="Worker state directory (Faust tables)"
     )

@@ -1,0 +1,53 @@
+"""A worker that stops taking the records it was assigned stops itself, to be restarted.
+
+After some rebalance sequences (workers killed during start-up, their successors
+restoring tables from the changelog) Faust's consumer can end up fetching nothing while
+its partitions hold unprocessed records, with the worker otherwise healthy. A crashed
+worker is restarted by its supervisor and rejoins cleanly; a silent one is not. So a
+worker with pending records whose read and committed offsets have not moved for
+``NEWSMON_STALL_TIMEOUT`` seconds (outside a rebalance) logs why and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from faust.types import TP
+
+Offsets = Mapping[TP, int | None]
+
+
+class Progress:
+    """Tracks whether the worker's offsets move while work is pending."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._seen: tuple[tuple[TP, int | None], ...] | None = None
+        self._since = 0.0
+
+    def stalled(
+        self,
+        now: float,
+        partitions: Iterable[TP],
+        read: Offsets,
+        committed: Offsets,
+        ends: Mapping[TP, int],
+    ) -> bool:
+        """True when records are pending and no offset moved for ``timeout`` seconds."""
+        tps = sorted(partitions)
+        pending = any(ends.get(tp, 0) > (committed.get(tp) or 0) for tp in tps)
+        seen = tuple((tp, read.get(tp)) for tp in tps) + tuple(
+            (tp, committed.get(tp)) for tp in tps
+        )
+        if not pending or seen != self._seen:
+            self._seen, self._since = seen, now
+            return False
+        return now - self._since >= self.timeout
+
+    def describe(self, committed: Offsets, ends: Mapping[TP, int]) -> str:
+        behind = {
+            f"{tp.topic}[{tp.partition}]": ends[tp] - (committed.get(tp) or 0)
+            for tp in sorted(ends)
+            if ends[tp] > (committed.get(tp) or 0)
+        }
+        return f"no progress for {self.timeout:.0f} s with records pending: {behind}"

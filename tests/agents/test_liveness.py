@@ -1,0 +1,35 @@
+"""A worker whose assigned records stop moving is found out (and exits to be restarted)."""
+
+from __future__ import annotations
+
+from faust.types import TP
+
+from agents.liveness import Progress
+
+A0, A1 = TP("news.articles", 0), TP("news.articles", 1)
+
+
+def test_pending_records_and_offsets_that_do_not_move_are_a_stall() -> None:
+    progress = Progress(timeout=120)
+    read, committed, ends = {A0: 9, A1: None}, {A0: 10, A1: None}, {A0: 25, A1: 0}
+    assert not progress.stalled(0.0, {A0, A1}, read, committed, ends)
+    assert not progress.stalled(119.0, {A0, A1}, read, committed, ends)
+    assert progress.stalled(120.0, {A0, A1}, read, committed, ends)
+    assert progress.describe(committed, ends) == (
+        "no progress for 120 s with records pending: {'news.articles[0]': 15}"
+    )
+
+
+def test_moving_offsets_restart_the_clock() -> None:
+    progress = Progress(timeout=120)
+    ends = {A0: 25}
+    progress.stalled(0.0, {A0}, {A0: 9}, {A0: 10}, ends)
+    assert not progress.stalled(100.0, {A0}, {A0: 12}, {A0: 10}, ends)  # read on
+    assert not progress.stalled(200.0, {A0}, {A0: 12}, {A0: 13}, ends)  # committed on
+    assert progress.stalled(320.0, {A0}, {A0: 12}, {A0: 13}, ends)
+
+
+def test_an_idle_worker_with_nothing_pending_is_not_stalled() -> None:
+    progress = Progress(timeout=120)
+    for now in (0.0, 500.0, 1000.0):
+        assert not progress.stalled(now, {A0}, {A0: 24}, {A0: 25}, {A0: 25})
