@@ -19,11 +19,11 @@ from agents.alerter import process_tagged
 from agents.alertlog import topics_holding
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
-from agents.kafka import ensure_topics, ssl_context
+from agents.kafka import client_options, ensure_topics, ssl_context
 from agents.liveness import Progress
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
-from agents.offsets import StallWatch, rewind, withheld_unless_done
+from agents.offsets import StallWatch, first_record_at, rewind, withheld_unless_done
 from agents.offsets import install as install_safe_commits
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
@@ -47,7 +47,7 @@ from monitor.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
-STALL_AFTER = 30.0  # seconds a commit may be held by a dropped record before a re-fetch
+STALL_AFTER = 10.0  # seconds a commit may be held at one offset before the broker is asked
 
 
 @dataclass
@@ -270,7 +270,12 @@ def _wire(app: Any, ctx: Context) -> None:
             return
         assigned = app.consumer.assignment()
         for tp, offset in held.stalled(app.consumer, time.monotonic()).items():
-            if tp in assigned:
+            if tp not in assigned:
+                continue
+            first = await first_record_at(client_options(settings), tp, offset)
+            if first > offset:  # no record there: the broker confirms a gap
+                app.consumer._gap[tp].addi(offset, first)
+            else:
                 await rewind(app.consumer, tp, offset)
 
     if settings.stall_timeout:

@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,6 +91,20 @@ def _assert_exactly_once(env: dict[str, str], expected: set[str]) -> None:
     )
 
 
+def _received(worker: Worker) -> float:
+    """Articles this worker process has taken from the articles topic (its /metrics)."""
+    with urllib.request.urlopen(worker.metrics_url, timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("newsmon_articles_received_total "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def _all_done(env: dict[str, str], replay: subprocess.Popen[bytes]) -> bool:
+    bootstrap, prefix = env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"]
+    return replay.poll() is not None and not any(uncommitted(bootstrap, prefix).values())
+
+
 @pytest.fixture
 def workers() -> Iterator[list[Worker]]:
     started: list[Worker] = []
@@ -107,6 +122,12 @@ def test_sigkilled_workers_lose_and_double_nothing(
     replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
     duration = COUNT / RATE
     for kill in range(KILLS):
+        # A kill lands once the worker has taken articles (or has nothing left to take).
+        wait_for(
+            lambda: _received(workers[-1]) > 0 or _all_done(chaos_env, replay),
+            180,
+            "a worker processing articles",
+        )
         time.sleep(rng.uniform(0.15, 0.8) * duration / KILLS)
         workers[-1].process.send_signal(signal.SIGKILL)
         workers[-1].process.wait(30)
