@@ -7,7 +7,7 @@ that moment to their end, looking for the alert's key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -21,8 +21,19 @@ async def topics_holding(
     settings: Settings, topics: Iterable[str], key: bytes, since: float
 ) -> set[str]:
     """Which of ``topics`` hold a committed message keyed ``key`` written after ``since``."""
-    found: set[str] = set()
-    for topic in topics:  # one consumer per topic: a re-assigned consumer missed records
+    held = await keys_held(settings, {topic: {key} for topic in topics}, since)
+    return {topic for topic, keys in held.items() if key in keys}
+
+
+async def keys_held(
+    settings: Settings, wanted: Mapping[str, set[bytes]], since: float
+) -> dict[str, set[bytes]]:
+    """Per topic, which of the wanted keys it holds in committed messages after ``since``.
+
+    One scan per topic for all its keys, stopping early once every key is found.
+    """
+    held: dict[str, set[bytes]] = {}
+    for topic, keys in wanted.items():  # one consumer per topic: a re-assigned one missed records
         consumer = AIOKafkaConsumer(
             **client_options(settings),
             group_id=None,
@@ -32,18 +43,20 @@ async def topics_holding(
         )
         await consumer.start()
         try:
-            if await _holds(consumer, topic, key, int(since * 1000) - _MARGIN_MS):
-                found.add(topic)
+            held[topic] = await _scan(consumer, topic, set(keys), int(since * 1000) - _MARGIN_MS)
         finally:
             await consumer.stop()
-    return found
+    return held
 
 
-async def _holds(consumer: AIOKafkaConsumer, topic: str, key: bytes, since_ms: int) -> bool:
+async def _scan(
+    consumer: AIOKafkaConsumer, topic: str, keys: set[bytes], since_ms: int
+) -> set[bytes]:
     await consumer._client.force_metadata_update()  # partitions of a topic not subscribed to
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    found: set[bytes] = set()
     if not partitions:
-        return False
+        return found
     consumer.assign(partitions)
     ends = await consumer.end_offsets(partitions)
     starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
@@ -53,9 +66,8 @@ async def _holds(consumer: AIOKafkaConsumer, topic: str, key: bytes, since_ms: i
         consumer.seek(tp, start)
         if start < ends[tp]:
             remaining.add(tp)
-    while remaining:
+    while remaining and found != keys:
         for messages in (await consumer.getmany(*remaining, timeout_ms=1000)).values():
-            if any(message.key == key for message in messages):
-                return True
+            found.update(m.key for m in messages if m.key in keys)
         remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-    return False
+    return found

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agents.alerter import process_tagged
-from agents.alertlog import topics_holding
+from agents.alertlog import keys_held
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.kafka import client_options, ensure_topics, ssl_context
@@ -90,10 +91,20 @@ class Sinks:
     async def flush(self) -> None:
         await drained(self.app.producer)
 
-    async def missing(self, alert_id: str, route: str, since: float) -> set[str]:
-        """The alert topics that do not hold the alert (read back from the broker)."""
-        names = set(self._topics(route))
-        return names - await topics_holding(self.settings, names, alert_id.encode(), since)
+    async def missing(self, alerts: Mapping[str, str], since: float) -> dict[str, set[str]]:
+        """Per alert id (mapped to its route), the alert topics that do not hold it.
+
+        Read back from the broker: one scan per topic for all the alerts.
+        """
+        wanted: dict[str, set[bytes]] = {}
+        for alert_id, route in alerts.items():
+            for name in self._topics(route):
+                wanted.setdefault(name, set()).add(alert_id.encode())
+        held = await keys_held(self.settings, wanted, since)
+        return {
+            alert_id: {n for n in self._topics(route) if alert_id.encode() not in held[n]}
+            for alert_id, route in alerts.items()
+        }
 
 
 def build_context(

@@ -163,16 +163,20 @@ def _clear_pending(table: Any, rule_id: str, alert_ids: Collection[str]) -> None
 
 async def finish_pending(rule_id: str, table: Any, sinks: Any) -> None:
     """Complete alerts a crash interrupted: send the copies the topics do not hold."""
-    for alert_id, pending in dict(table.get(f"{rule_id}|{PENDING}") or {}).items():
-        missing = await sinks.missing(alert_id, pending["route"], since=pending["at"])
-        if missing:
-            await sinks.send_many([(pending["alert"], pending["route"])], only=missing)
+    marks = dict(table.get(f"{rule_id}|{PENDING}") or {})
+    if not marks:
+        return
+    since = min(mark["at"] for mark in marks.values())
+    missing = await sinks.missing({a: mark["route"] for a, mark in marks.items()}, since)
+    for alert_id, mark in marks.items():
+        if missing[alert_id]:
+            await sinks.send_many([(mark["alert"], mark["route"])], only=missing[alert_id])
         log.warning(
             "completed alert %s interrupted by a crash (re-sent to %s)",
             alert_id,
-            ", ".join(sorted(missing)) or "none",
+            ", ".join(sorted(missing[alert_id])) or "none",
         )
-        _clear_pending(table, rule_id, {alert_id})
+    _clear_pending(table, rule_id, set(marks))
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:

@@ -54,6 +54,7 @@ class FakeSinks:
         self.alerts = FakeTopic("news.alerts")
         self.routes: dict[str, FakeTopic] = {}
         self.flushes = 0
+        self.read_backs = 0
 
     def route(self, name: str) -> FakeTopic:
         return self.routes.setdefault(name, FakeTopic(name))
@@ -70,11 +71,15 @@ class FakeSinks:
     async def flush(self) -> None:
         self.flushes += 1
 
-    async def missing(self, alert_id: str, route: str, since: float) -> set[str]:
+    async def missing(self, alerts: dict[str, str], since: float) -> dict[str, set[str]]:
+        self.read_backs += 1
         return {
-            topic.name
-            for topic in (self.alerts, self.route(route))
-            if not any(s.key == alert_id.encode() for s in topic.sent)
+            alert_id: {
+                topic.name
+                for topic in (self.alerts, self.route(route))
+                if not any(s.key == alert_id.encode() for s in topic.sent)
+            }
+            for alert_id, route in alerts.items()
         }
 
 

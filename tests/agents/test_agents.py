@@ -228,6 +228,30 @@ async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ct
     assert not any(key.endswith("|pending") for key in table)
 
 
+async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    first = json.loads((await _candidates(ctx)).sent[0].value)
+    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
+    batch = [json.dumps(dict(first, fingerprint=fp)).encode() for fp in stories]
+    table: dict[str, Any] = {}
+    crashing = CrashingSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    with pytest.raises(ConnectionError):
+        await process_candidates(
+            events(*batch, topic="news.candidates"), ctx, table, crashing, dead
+        )
+    assert len(table[f"{first['rule']['id']}|pending"]) == 3
+
+    restarted = FakeSinks()
+    restarted.alerts = crashing.alerts  # the first alert reached news.alerts before the crash
+    await process_candidates(events(*batch, topic="news.candidates"), ctx, table, restarted, dead)
+    assert restarted.read_backs == 1, "one read-back for all of the rule's pending alerts"
+    ids = [json.loads(s.value)["alert_id"] for s in restarted.alerts.sent]
+    assert len(ids) == len(set(ids)) == 3, "each alert on news.alerts exactly once"
+    assert len(restarted.route(first["route"]).sent) == 3
+    assert not any(key.endswith("|pending") for key in table)
+
+
 async def test_a_batch_raises_each_alert_once_and_flushes_once(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     first = json.loads((await _candidates(ctx)).sent[0].value)

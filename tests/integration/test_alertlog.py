@@ -8,7 +8,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from agents.alertlog import topics_holding
+from agents.alertlog import keys_held, topics_holding
 from agents.settings import load_settings
 from tests.conftest import free_port
 
@@ -38,3 +38,6 @@ def test_every_topic_holding_the_key_is_found_in_any_order(bootstrap: str) -> No
         found = asyncio.run(topics_holding(settings, order, b"the-alert", since))
         assert found == set(topics[:2])
     assert asyncio.run(topics_holding(settings, topics, b"never-sent", since)) == set()
+    wanted = {topics[0]: {b"the-alert", b"other-3", b"never-sent"}, topics[2]: {b"the-alert"}}
+    held = asyncio.run(keys_held(settings, wanted, since))
+    assert held == {topics[0]: {b"the-alert", b"other-3"}, topics[2]: set()}
