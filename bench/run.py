@@ -92,6 +92,14 @@ def kafka_part(
             run = endtoend.Run(args.bootstrap, f"{prefix}{label}2.", model, 2, rules, workdir)
             e2e[f"{label}_2workers"] = endtoend.throughput(run, sample.warm, sample.timed)
             log(f"  {e2e[f'{label}_2workers']['alerted_per_s']:.1f} articles/s")
+        scaling: dict[str, Any] = {}
+        results["rules_end_to_end"] = scaling
+        for count in (10, 10_000):
+            log(f"end to end, blank, one worker, {count:,} generated rules")
+            path = rule_file(workdir / f"rules-{count}.yaml", generated=count)
+            run = endtoend.Run(args.bootstrap, f"{prefix}rules{count}.", "blank", 1, path, workdir)
+            scaling[str(count)] = endtoend.throughput(run, sample.warm, sample.timed)
+            log(f"  {scaling[str(count)]['alerted_per_s']:.1f} articles/s")
         label = "ner" if "ner" in e2e else "blank"
         rate = e2e[label]["alerted_per_s"] / 2
         log(f"freshness, {label}, {rate:.1f} articles/s")

@@ -81,28 +81,40 @@ def article_ids(articles: list[Article]) -> set[str]:
     return {a.id for a in articles}
 
 
-def rule_file(path: Path) -> Path:
-    """A watch-rule file with one broad rule, so most articles raise an alert."""
+def rule_file(path: Path, generated: int = 0) -> Path:
+    """A watch-rule file with one broad rule, so most articles raise an alert.
+
+    ``generated`` adds that many random rules of real news words (see rules_scaling.py)
+    in a second watchlist, to measure what the number of rules costs a worker.
+    """
     query = " OR ".join(_BROAD)
-    path.write_text(
-        json.dumps(
+    watchlists = [
+        {
+            "name": "bench",
+            "rules": [
+                {
+                    "id": "bench-broad",
+                    "name": "Almost any news",
+                    "query": query,
+                    "severity": "info",
+                    "must_match": ["The minister said so."],
+                }
+            ],
+        }
+    ]
+    if generated:
+        from rules_scaling import corpus_articles, rule_set, vocabulary
+
+        words = vocabulary(corpus_articles(3_000), "specific")
+        rules = rule_set(generated, words, seed=7).rules
+        watchlists.append(
             {
-                "watchlists": [
-                    {
-                        "name": "bench",
-                        "rules": [
-                            {
-                                "id": "bench-broad",
-                                "name": "Almost any news",
-                                "query": query,
-                                "severity": "info",
-                                "must_match": ["The minister said so."],
-                            }
-                        ],
-                    }
-                ]
-            },
-            indent=1,
+                "name": "generated",
+                "rules": [
+                    {"id": r.id, "name": r.name, "query": r.query, "severity": r.severity}
+                    for r in rules
+                ],
+            }
         )
-    )
+    path.write_text(json.dumps({"watchlists": watchlists}, indent=1))
     return path
