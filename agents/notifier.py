@@ -78,7 +78,7 @@ async def process_candidates(
         if found is None:
             continue
         if found.rule_id not in finished:
-            await finish_pending(found.rule_id, table, sinks)
+            await finish_pending(found.rule_id, table, sinks, ctx.settings.dedupe_window)
             finished.add(found.rule_id)
         if (record := _decide(found, ctx, writes)) is not None:
             raised.append((event, found, record))
@@ -142,7 +142,12 @@ def _decide(found: Candidate, ctx: Context, table: Any) -> dict[str, Any] | None
         return None
     record = alert_record(found, decision.story_id, now)
     pending = dict(table.get(f"{found.rule_id}|{PENDING}") or {})
-    pending[record["alert_id"]] = {"alert": record, "route": found.route, "at": now.timestamp()}
+    pending[record["alert_id"]] = {
+        "alert": record,
+        "route": found.route,
+        "at": now.timestamp(),
+        "fingerprint": f"{found.fingerprint:016x}",
+    }
     # The mark first: a changelog that holds the story also holds the mark (same partition).
     table[f"{found.rule_id}|{PENDING}"] = pending
     _record(table, found.rule_id, _changes(decision))
@@ -161,8 +166,13 @@ def _clear_pending(table: Any, rule_id: str, alert_ids: Collection[str]) -> None
         del table[f"{rule_id}|{PENDING}"]
 
 
-async def finish_pending(rule_id: str, table: Any, sinks: Any) -> None:
-    """Complete alerts a crash interrupted: send the copies the topics do not hold."""
+async def finish_pending(rule_id: str, table: Any, sinks: Any, window: float) -> None:
+    """Complete alerts a crash interrupted: send the copies the topics do not hold.
+
+    The mark is written before its story, so a crash can leave a mark without the
+    story: the story is recorded again, or the candidate, processed again, would alert
+    a second time.
+    """
     marks = dict(table.get(f"{rule_id}|{PENDING}") or {})
     if not marks:
         return
@@ -176,7 +186,16 @@ async def finish_pending(rule_id: str, table: Any, sinks: Any) -> None:
             alert_id,
             ", ".join(sorted(missing[alert_id])) or "none",
         )
+        if "fingerprint" in mark:
+            _restore_story(table, rule_id, int(mark["fingerprint"], 16), mark["at"], window)
     _clear_pending(table, rule_id, set(marks))
+
+
+def _restore_story(table: Any, rule_id: str, fingerprint: int, at: float, window: float) -> None:
+    """Record the story of a completed alert unless the table holds it already."""
+    decision = decide(fingerprint, at, _state(table, rule_id, fingerprint), (), window=window)
+    if decision.outcome == ALERT:
+        _record(table, rule_id, _changes(decision))
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:

@@ -228,6 +228,33 @@ async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ct
     assert not any(key.endswith("|pending") for key in table)
 
 
+class FlushCrashingSinks(FakeSinks):
+    """Crashes while flushing the changelog: nothing was sent yet."""
+
+    async def flush(self) -> None:
+        raise ConnectionError("worker killed mid-flush")
+
+
+async def test_a_mark_that_outlived_its_story_does_not_page_twice(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    [first, *_] = (await _candidates(ctx)).sent
+    table: dict[str, Any] = {}
+    crashing = FlushCrashingSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    with pytest.raises(ConnectionError):
+        await process_candidate(events(first.value)[0], ctx, table, crashing, dead)
+    # The changelog got the mark (written first) but not the story.
+    restored = {key: value for key, value in table.items() if key.endswith("|pending")}
+    assert restored
+    assert len(restored) < len(table)
+
+    restarted = FakeSinks()
+    await process_candidate(events(first.value)[0], ctx, restored, restarted, dead)
+    await process_candidate(events(first.value)[0], ctx, restored, restarted, dead)
+    assert len(restarted.alerts.sent) == 1, "completed once, then the candidate is a duplicate"
+    assert not any(key.endswith("|pending") for key in restored)
+
+
 async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     first = json.loads((await _candidates(ctx)).sent[0].value)
