@@ -207,14 +207,27 @@ class CrashingSinks(FakeSinks):
         raise ConnectionError("worker killed mid-send")
 
 
+async def _crashed(ctx: Any, sinks: FakeSinks, *values: bytes) -> dict[str, Any]:
+    """The table a worker left when ``sinks`` crashed it in the middle of a batch."""
+    table: dict[str, Any] = {}
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    with pytest.raises(ConnectionError):
+        await process_candidates(events(*values, topic="news.candidates"), ctx, table, sinks, dead)
+    return table
+
+
+def _three_stories(candidate: dict[str, Any]) -> list[bytes]:
+    """The candidate as three unrelated stories."""
+    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
+    return [json.dumps(dict(candidate, fingerprint=fp)).encode() for fp in stories]
+
+
 async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     [first, *_] = (await _candidates(ctx)).sent
-    table: dict[str, Any] = {}
     crashing = CrashingSinks()
+    table = await _crashed(ctx, crashing, first.value)
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
-    with pytest.raises(ConnectionError):
-        await process_candidate(events(first.value)[0], ctx, table, crashing, dead)
     assert crashing.flushes == 1, "the pending mark was flushed before the alert left"
     assert any(key.endswith("|pending") for key in table)
 
@@ -238,11 +251,8 @@ class FlushCrashingSinks(FakeSinks):
 async def test_a_mark_that_outlived_its_story_does_not_page_twice(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     [first, *_] = (await _candidates(ctx)).sent
-    table: dict[str, Any] = {}
-    crashing = FlushCrashingSinks()
+    table = await _crashed(ctx, FlushCrashingSinks(), first.value)
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
-    with pytest.raises(ConnectionError):
-        await process_candidate(events(first.value)[0], ctx, table, crashing, dead)
     # The changelog got the mark (written first) but not the story.
     restored = {key: value for key, value in table.items() if key.endswith("|pending")}
     assert restored
@@ -258,15 +268,10 @@ async def test_a_mark_that_outlived_its_story_does_not_page_twice(registry_and_c
 async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     first = json.loads((await _candidates(ctx)).sent[0].value)
-    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
-    batch = [json.dumps(dict(first, fingerprint=fp)).encode() for fp in stories]
-    table: dict[str, Any] = {}
+    batch = _three_stories(first)
     crashing = CrashingSinks()
+    table = await _crashed(ctx, crashing, *batch)
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
-    with pytest.raises(ConnectionError):
-        await process_candidates(
-            events(*batch, topic="news.candidates"), ctx, table, crashing, dead
-        )
     assert len(table[f"{first['rule']['id']}|pending"]) == 3
 
     restarted = FakeSinks()
@@ -282,8 +287,7 @@ async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx:
 async def test_a_batch_raises_each_alert_once_and_flushes_once(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     first = json.loads((await _candidates(ctx)).sent[0].value)
-    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
-    batch = [json.dumps(dict(first, fingerprint=fp)).encode() for fp in stories]
+    batch = _three_stories(first)
     batch.append(batch[0])  # a copy of the first story in the same batch
     sinks, table = FakeSinks(), {}  # type: ignore[var-annotated]
     await process_candidates(
@@ -304,8 +308,7 @@ async def test_a_batch_marks_once_before_its_stories_and_clears_once(
 ) -> None:
     _, ctx = registry_and_ctx
     first_candidate = json.loads((await _candidates(ctx)).sent[0].value)
-    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
-    batch = [json.dumps(dict(first_candidate, fingerprint=fp)).encode() for fp in stories]
+    batch = _three_stories(first_candidate)
     table, sinks = ChangelogTable(), FakeSinks()
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
     await process_candidates(events(*batch, topic="news.candidates"), ctx, table, sinks, dead)

@@ -135,7 +135,11 @@ def write_feed(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-async def _read_alerts(bootstrap: str, topic: str, want: int, quiet: float) -> Counter[str]:
+async def _ids_on(
+    bootstrap: str, topic: str, pick: Any, want: int = 0, quiet: float = 3.0
+) -> Counter[str]:
+    """Messages per id (``pick(message)``) on ``topic``, read_committed, once ``want``
+    arrived and ``quiet`` seconds passed without more (never past 240 idle seconds)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -148,39 +152,7 @@ async def _read_alerts(bootstrap: str, topic: str, want: int, quiet: float) -> C
     counts: Counter[str] = Counter()
     idle = 0.0
     try:
-        while idle < quiet or sum(counts.values()) < want:
-            batch = await consumer.getmany(timeout_ms=1000)
-            messages = [m for ms in batch.values() for m in ms]
-            idle = 0.0 if messages else idle + 1.0
-            for message in messages:
-                counts[json.loads(message.value)["article"]["id"]] += 1
-            if idle > 240:
-                break
-    finally:
-        await consumer.stop()
-    return counts
-
-
-def alerts_by_article(bootstrap: str, topic: str, want: int, quiet: float = 10) -> Counter[str]:
-    """Alerts per article id on ``topic`` (read_committed), once ``want`` arrived and
-    ``quiet`` seconds passed without more."""
-    return asyncio.run(_read_alerts(bootstrap, topic, want, quiet))
-
-
-async def _ids_on(bootstrap: str, topic: str, pick: Any, quiet: float = 3.0) -> Counter[str]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    counts: Counter[str] = Counter()
-    idle = 0.0
-    try:
-        while idle < quiet:
+        while (idle < quiet or sum(counts.values()) < want) and idle <= 240:
             batch = await consumer.getmany(timeout_ms=1000)
             messages = [m for ms in batch.values() for m in ms]
             idle = 0.0 if messages else idle + 1.0
@@ -190,12 +162,22 @@ async def _ids_on(bootstrap: str, topic: str, pick: Any, quiet: float = 3.0) -> 
     return counts
 
 
+def _alerted_article(message: Any) -> str:
+    return str(json.loads(message.value)["article"]["id"])
+
+
+def alerts_by_article(bootstrap: str, topic: str, want: int, quiet: float = 10) -> Counter[str]:
+    """Alerts per article id on ``topic`` (read_committed), once ``want`` arrived and
+    ``quiet`` seconds passed without more."""
+    return asyncio.run(_ids_on(bootstrap, topic, _alerted_article, want, quiet))
+
+
 def where_lost(bootstrap: str, prefix: str, missing: set[str]) -> dict[str, int]:
     """For alerts found missing: the last pipeline topic that still holds each article."""
     stages = {
         "news.articles": lambda m: m.key.decode(),
         "news.tagged": lambda m: m.key.decode(),
-        "news.candidates": lambda m: json.loads(m.value)["article"]["id"],
+        "news.candidates": _alerted_article,
     }
     held = {
         name: asyncio.run(_ids_on(bootstrap, prefix + name, pick)) for name, pick in stages.items()
