@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from agents.kafka import client_options, ensure_topics, ssl_context
 from agents.liveness import Progress
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
-from agents.offsets import StallWatch, first_record_at, rewind, withheld_unless_done
+from agents.offsets import StallWatch, release, withheld_unless_done
 from agents.offsets import install as install_safe_commits
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
@@ -255,23 +255,24 @@ def _wire(app: Any, ctx: Context) -> None:
     for route in ctx.rules.current.route_topics():
         sinks.route(route)
 
-    @app.agent(articles, name="newsmon.tagger")
-    async def tag_articles(stream: Any) -> None:
+    async def in_batches(stream: Any, process: Callable[[Any], Awaitable[None]]) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_window):
             async with withheld_unless_done(events):
-                await process_articles(events, ctx, tagged, deadletter)
+                await process(events)
+
+    @app.agent(articles, name="newsmon.tagger")
+    async def tag_articles(stream: Any) -> None:
+        await in_batches(stream, lambda events: process_articles(events, ctx, tagged, deadletter))
 
     @app.agent(tagged, name="newsmon.alerter")
     async def match_rules(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_window):
-            async with withheld_unless_done(events):
-                await process_tagged(events, ctx, candidates, deadletter)
+        await in_batches(stream, lambda events: process_tagged(events, ctx, candidates, deadletter))
 
     @app.agent(candidates, name="newsmon.notifier")
     async def notify(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_window):
-            async with withheld_unless_done(events):
-                await process_candidates(events, ctx, stories, sinks, deadletter)
+        await in_batches(
+            stream, lambda events: process_candidates(events, ctx, stories, sinks, deadletter)
+        )
 
     held = StallWatch(after=max(STALL_AFTER, 3 * settings.commit_interval))
 
@@ -281,13 +282,8 @@ def _wire(app: Any, ctx: Context) -> None:
             return
         assigned = app.consumer.assignment()
         for tp, offset in held.stalled(app.consumer, time.monotonic()).items():
-            if tp not in assigned:
-                continue
-            first = await first_record_at(client_options(settings), tp, offset)
-            if first > offset:  # no record there: the broker confirms a gap
-                app.consumer._gap[tp].addi(offset, first)
-            else:
-                await rewind(app.consumer, tp, offset)
+            if tp in assigned:
+                await release(app.consumer, tp, offset, client_options(settings))
 
     if settings.stall_timeout:
         _stop_when_stalled(

@@ -150,6 +150,15 @@ async def rewind(consumer: Any, tp: TP, offset: int) -> None:
     await consumer.seek(tp, offset)
 
 
+async def release(consumer: Any, tp: TP, offset: int, options: dict[str, Any]) -> None:
+    """Free a commit held at ``offset``: a confirmed gap is passed over, a record re-fetched."""
+    first = await first_record_at(options, tp, offset)
+    if first > offset:  # no record there: the broker confirms a gap
+        consumer._gap[tp].addi(offset, first)
+    else:
+        await rewind(consumer, tp, offset)
+
+
 async def first_record_at(options: dict[str, Any], tp: TP, offset: int) -> int:
     """The offset of the first committed record at or after ``offset`` (the end if none).
 
