@@ -108,7 +108,7 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
         wait_for(
             lambda: not any(uncommitted(bootstrap, "restart.").values()),
-            60,
+            180,
             "commits to the end of the input topics",
         )
     finally:

@@ -86,7 +86,7 @@ def _assert_exactly_once(env: dict[str, str], expected: set[str]) -> None:
     bootstrap, prefix = env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"]
     wait_for(
         lambda: not any(uncommitted(bootstrap, prefix).values()),
-        60,
+        180,  # a killed member holds its partitions until its session expires (60 s)
         f"commits to the end of the input topics ({uncommitted(bootstrap, prefix)})",
     )
 
