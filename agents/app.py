@@ -22,6 +22,7 @@ from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.kafka import client_options, ensure_topics, ssl_context
 from agents.liveness import Progress
+from agents.metadata import install as install_metadata_fix
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
 from agents.offsets import StallWatch, release, withheld_unless_done
@@ -209,6 +210,7 @@ def create_app(
     ctx = build_context(settings, registry, deployed)
     _idempotent_producers()
     install_safe_commits()
+    install_metadata_fix()
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
