@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,10 @@ def get_json(url: str, timeout: float = 5) -> Any:
         return json.loads(response.read())
 
 
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -> Any:
+def wait_for(
+    predicate: Any, timeout: float, what: str | Callable[[], str], interval: float = 0.5
+) -> Any:
+    """Poll until ``predicate`` is truthy; ``what`` (or what it returns, at the end) names it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -57,7 +60,9 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
         except OSError:
             pass
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what if isinstance(what, str) else what()}"
+    )
 
 
 def start_worker(env: dict[str, str], port: int, workdir: Path, *, wait: bool = True) -> Worker:
@@ -111,6 +116,34 @@ def stop(worker: Worker, timeout: float = 60) -> int:
             worker.process.kill()
             worker.process.wait()
     return worker.process.returncode
+
+
+def supervise(workers: list[Worker], workdir: Path) -> bool:
+    """Restart the current worker if it exited with an error, as its supervisor would.
+
+    A worker whose offsets stop moving exits non-zero (NEWSMON_STALL_TIMEOUT) to be
+    restarted; the test then still requires every alert exactly once. Returns False.
+    """
+    worker = workers[-1]
+    code = worker.process.poll()
+    if code not in (None, 0, -signal.SIGKILL):
+        with worker.log.open("a") as log:
+            log.write(f"[test] [WARNING] worker exited with {code}: restarted by the test\n")
+        workers.append(start_worker(worker.env, worker.port, workdir, wait=False))
+    return False
+
+
+def warnings_in(workers: list[Worker], lines: int = 25) -> str:
+    """The last warnings and errors the workers logged, to say why a wait failed."""
+    found: list[str] = []
+    for log in dict.fromkeys(w.log for w in workers):
+        text = log.read_text(errors="replace").splitlines()
+        found += [f"{log.name}: {line[:240]}" for line in text if _is_warning(line)]
+    return "\n".join(found[-lines:])
+
+
+def _is_warning(line: str) -> bool:
+    return any(level in line for level in ("[WARNING]", "[ERROR]", "[CRITICAL]"))
 
 
 def run_newsmon(

@@ -31,8 +31,10 @@ from tests.integration.processes import (
     run_newsmon,
     start_worker,
     stop,
+    supervise,
     wait_for,
     wait_healthy,
+    warnings_in,
 )
 
 pytestmark = pytest.mark.broker
@@ -107,9 +109,11 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         counts = alerts_by_article(bootstrap, "restart.news.alerts", len(records))
         wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
         wait_for(
-            lambda: not any(uncommitted(bootstrap, "restart.").values()),
+            lambda: (
+                supervise(workers, tmp_path) or not any(uncommitted(bootstrap, "restart.").values())
+            ),
             180,
-            "commits to the end of the input topics",
+            lambda: f"commits to the end of the input topics; worker logs:\n{warnings_in(workers)}",
         )
     finally:
         codes = [stop(w) for w in workers]
