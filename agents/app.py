@@ -222,6 +222,7 @@ def create_app(
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         producer_acks=-1,
+        producer_linger=settings.producer_linger,
         producer_max_request_size=MAX_MESSAGE_BYTES,
         # An agent that raised would be restarted by Faust but consume nothing more; a
         # crash of the whole worker is visible and its uncommitted work is redone.

@@ -64,6 +64,12 @@ class Settings(BaseModel):
         le=60,
         description="Seconds a stage gathers records before it takes them as a batch",
     )
+    producer_linger: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="Seconds the worker's producer waits to gather records into one request",
+    )
     commit_interval: float = Field(
         0.5, gt=0, le=60, description="Seconds between commits (and transactions)"
     )

@@ -29,6 +29,7 @@ def test_environment_values_are_parsed() -> None:
         ({"NEWSMON_PARTITIONS": "0"}, "NEWSMON_PARTITIONS"),
         ({"NEWSMON_KAFKA_SECURITY_PROTOCOL": "TLS"}, "NEWSMON_KAFKA_SECURITY_PROTOCOL"),
         ({"NEWSMON_BATCH_WINDOW": "-1"}, "NEWSMON_BATCH_WINDOW"),
+        ({"NEWSMON_PRODUCER_LINGER": "2"}, "NEWSMON_PRODUCER_LINGER"),
         ({"NEWSMON_WEBPORT": "1"}, "NEWSMON_WEBPORT"),
     ],
 )
