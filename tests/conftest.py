@@ -1,4 +1,5 @@
-"""Shared fixtures: the real broker, throwaway topic prefixes, the JSON Schemas."""
+"""Shared fixtures: the real broker, throwaway topic prefixes, the JSON Schemas, and
+newsmon's patch of the aiokafka client."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import json
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.client import AIOKafkaClient
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+
+from agents import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "monitor" / "schemas"
@@ -82,3 +88,21 @@ def tagged_schema() -> Draft202012Validator:
 @pytest.fixture(scope="session")
 def article_schema() -> Draft202012Validator:
     return _validator("article")
+
+
+@contextmanager
+def restored_add_topic() -> Iterator[None]:
+    """Put aiokafka's ``AIOKafkaClient.add_topic`` back as it was when the block ends."""
+    before = vars(AIOKafkaClient)["add_topic"]
+    try:
+        yield
+    finally:
+        AIOKafkaClient.add_topic = before
+
+
+@pytest.fixture
+def metadata_fix() -> Iterator[None]:
+    """aiokafka's client with newsmon's patch (agents/metadata.py), for this test only."""
+    with restored_add_topic():
+        metadata.install()
+        yield

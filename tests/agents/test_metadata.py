@@ -10,22 +10,14 @@ import pytest
 from aiokafka.client import AIOKafkaClient
 
 from agents import metadata
-
-
-@pytest.fixture
-def patched() -> Iterator[None]:
-    before = vars(AIOKafkaClient)["add_topic"]
-    metadata.install()
-    yield
-    AIOKafkaClient.add_topic = before
+from tests.conftest import restored_add_topic
 
 
 @pytest.fixture
 def stock() -> Iterator[None]:
-    before = vars(AIOKafkaClient)["add_topic"]
-    AIOKafkaClient.add_topic = metadata._add_topic
-    yield
-    AIOKafkaClient.add_topic = before
+    with restored_add_topic():
+        AIOKafkaClient.add_topic = metadata._add_topic
+        yield
 
 
 def _client_knowing(*topics: str) -> Any:
@@ -43,13 +35,13 @@ async def test_stock_aiokafka_narrows_its_metadata_to_the_new_topic(stock: None)
     assert client._topics == {"route"}
 
 
-async def test_adding_a_topic_keeps_the_topics_already_known(patched: None) -> None:
+async def test_adding_a_topic_keeps_the_topics_already_known(metadata_fix: None) -> None:
     client = _client_knowing("news.alerts", "news.tagged")
     client.add_topic("route")
     assert client._topics == {"news.alerts", "news.tagged", "route"}
 
 
-async def test_a_client_tracking_named_topics_adds_to_them(patched: None) -> None:
+async def test_a_client_tracking_named_topics_adds_to_them(metadata_fix: None) -> None:
     client = _client_knowing("news.alerts", "news.tagged", "other")
     client.set_topics(["news.alerts"])
     client.add_topic("route")

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from monitor.article import Article
 from monitor.nlp import load_pipeline
 from monitor.story import MAX_DISTANCE, bands, distance, fingerprint, story_fields
+from tests.integration.processes import Worker, supervise, wait_for, warnings_in
 
 RULES = """\
 watchlists:
@@ -221,3 +222,26 @@ def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
     """How far the workers' commits are behind the end of each input topic."""
     topics = [prefix + name for name in ("news.articles", "news.tagged", "news.candidates")]
     return asyncio.run(_lag(bootstrap, prefix + "app", topics))
+
+
+def wait_for_commits(
+    bootstrap: str, prefix: str, workers: list[Worker], workdir: Path, timeout: float = 180
+) -> None:
+    """Wait until the group's commits reach the end of every input topic.
+
+    Meanwhile a worker that exits with an error is restarted (:func:`supervise`); a
+    timeout names the topics still behind and the workers' last warnings.
+    """
+
+    def committed() -> bool:
+        supervise(workers, workdir)
+        return not any(uncommitted(bootstrap, prefix).values())
+
+    wait_for(
+        committed,
+        timeout,
+        lambda: (
+            f"commits to the end of the input topics ({uncommitted(bootstrap, prefix)}); "
+            f"worker logs:\n{warnings_in(workers)}"
+        ),
+    )

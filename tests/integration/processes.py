@@ -118,11 +118,11 @@ def stop(worker: Worker, timeout: float = 60) -> int:
     return worker.process.returncode
 
 
-def supervise(workers: list[Worker], workdir: Path) -> bool:
+def supervise(workers: list[Worker], workdir: Path) -> None:
     """Restart the current worker if it exited with an error, as its supervisor would.
 
     A worker whose offsets stop moving exits non-zero (NEWSMON_STALL_TIMEOUT) to be
-    restarted; the test then still requires every alert exactly once. Returns False.
+    restarted; the tests then still require every alert exactly once.
     """
     worker = workers[-1]
     code = worker.process.poll()
@@ -130,7 +130,6 @@ def supervise(workers: list[Worker], workdir: Path) -> bool:
         with worker.log.open("a") as log:
             log.write(f"[test] [WARNING] worker exited with {code}: restarted by the test\n")
         workers.append(start_worker(worker.env, worker.port, workdir, wait=False))
-    return False
 
 
 def warnings_in(workers: list[Worker], lines: int = 25) -> str:
