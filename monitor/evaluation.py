@@ -105,17 +105,22 @@ def parse_gold(lines: Iterable[str]) -> dict[str, frozenset[str]]:
 
 
 def corpus_articles(lines: Iterable[str], wanted: Iterable[str] | None = None) -> Iterator[Article]:
-    """Articles from corpus JSON lines (``{id, title, text, ...}``), optionally only ``wanted``."""
+    """Articles from corpus JSON lines (``{id, title, text, ...}``), optionally only ``wanted``.
+
+    Records with neither title nor text are skipped: the stream dead-letters them."""
     keep = frozenset(wanted) if wanted is not None else None
     for line in lines:
         record = json.loads(line)
         if keep is not None and str(record["id"]) not in keep:
             continue
+        title, body = record.get("title") or "", record.get("text") or ""
+        if not (title.strip() or body.strip()):
+            continue  # the stream refuses an article with no text at all
         yield article_from_mapping(
             {
                 "id": str(record["id"]),
-                "title": record.get("title") or "",
-                "body": record.get("text") or "",
+                "title": title,
+                "body": body,
                 "source": record.get("source") or "",
             }
         )
