@@ -100,8 +100,16 @@ soak: install ## 30 minutes at a steady rate through one worker; RSS at start an
 	$(PY) bench/soak.py --minutes 30 --rate 8; rc=$$?; [ -n "$$started" ] && bash $(KAFKA) down; exit $$rc
 
 .PHONY: eval
-eval: install ## topic precision/recall/F1 on the labelled dev set (needs ../shared/corpus)
-	$(PY) bench/eval_topics.py
+eval: install ## topic tagging on the validation split, with intervals (needs ../shared/corpus)
+	$(PY) -m bench.topics.evaluate --split validation
+
+.PHONY: eval-test
+eval-test: install ## the same on the frozen test split: run once, when done, never to tune
+	$(PY) -m bench.topics.evaluate --split test
+
+.PHONY: train
+train: install ## rebuild monitor/data/topic_model.json from tests/data (needs ../shared/corpus)
+	$(PY) -m bench.topics.train
 
 .PHONY: clean
 clean: ## remove caches and local state (keeps .venv)

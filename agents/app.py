@@ -46,6 +46,7 @@ from monitor.nlp import BLANK, load_pipeline
 from monitor.rules import RuleSet, load_rules
 from monitor.tagging import Tagger
 from monitor.taxonomy import load_taxonomy
+from monitor.topicmodel import model_for, tagging_description
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
@@ -120,13 +121,15 @@ def build_context(
     taxonomy = load_taxonomy(settings.taxonomy)
     rules, origin = deployed or (load_rules(settings.rules, taxonomy.names), str(settings.rules))
     metrics = Metrics(registry)
+    model = model_for(taxonomy, settings.topic_model)
+    log.info("topic tagging: %s", tagging_description(model))
     pipeline = load_pipeline(settings.spacy_model, ner=settings.ner)
     ctx = Context(
         settings=settings,
         metrics=metrics,
         pipeline=pipeline,
         matcher_pipeline=load_pipeline(BLANK, ner=False, aliases=pipeline.aliases),
-        tagger=Tagger(taxonomy),
+        tagger=Tagger(taxonomy, model),
         rules=RulesHolder(rules, origin=origin),
     )
     publish_ruleset_metrics(ctx)
@@ -310,6 +313,7 @@ def _wire(app: Any, ctx: Context) -> None:
         status = {
             "status": "ok",
             "pipeline": ctx.pipeline.description,
+            "topic_tagging": tagging_description(ctx.tagger.model),
             "ruleset_version": ctx.rules.current.version,
             "rules": len(ctx.rules.current.rules),
         }

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.rules import DEFAULT_WATCHLISTS
 from monitor.taxonomy import DEFAULT_TAXONOMY
@@ -53,6 +61,11 @@ class Settings(BaseModel):
     spacy_model: str = Field("en_core_web_sm", description="spaCy pipeline name, or 'blank'")
     ner: bool = Field(True, description="Run named-entity recognition")
     taxonomy: Path = Field(DEFAULT_TAXONOMY, description="Taxonomy YAML file")
+    topic_model: str = Field(
+        "",
+        description="Topic model JSON of the learned second stage; empty: the shipped one "
+        "when it was trained for the taxonomy; 'none': the taxonomy decides alone",
+    )
     rules: Path = Field(DEFAULT_WATCHLISTS, description="Watchlist/rule YAML file loaded at start")
     max_article_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest accepted article message"
@@ -83,6 +96,13 @@ class Settings(BaseModel):
         Path(".newsmon-data"), description="Worker state directory (Faust tables)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
+
+    @field_validator("topic_model")
+    @classmethod
+    def _model_file_exists(cls, value: str) -> str:
+        if value not in ("", "none") and not Path(value).is_file():
+            raise ValueError(f"no topic model file at {value!r} (or '' / 'none')")
+        return value
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:

@@ -20,6 +20,7 @@ from monitor.article import Article
 from monitor.nlp import load_pipeline
 from monitor.tagging import Tagger
 from monitor.taxonomy import load_taxonomy
+from monitor.topicmodel import model_for
 
 Run = Callable[[Sequence[Article]], Any]
 
@@ -39,7 +40,8 @@ def tagging_rates(
     articles: Sequence[Article], warm: Sequence[Article], repeats: int
 ) -> dict[str, float]:
     """Docs/s of the spaCy references and of newsmon's tag path, NER off and on."""
-    tagger = Tagger(load_taxonomy())
+    taxonomy = load_taxonomy()
+    tagger = Tagger(taxonomy, model_for(taxonomy))  # the second stage included
     rates = {
         "spacy_blank_tokenizer": rate(spacy_pipe(spacy.blank("en")), articles, warm, repeats),
         "newsmon_offline_blank": rate(

@@ -36,6 +36,7 @@ from monitor.nlp import Pipeline, load_pipeline  # noqa: E402
 from monitor.tagged import tag_analyzed  # noqa: E402
 from monitor.tagging import Tagger  # noqa: E402
 from monitor.taxonomy import load_taxonomy  # noqa: E402
+from monitor.topicmodel import model_for  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "news_articles.jsonl.gz"
 WARM_UP = 200
@@ -104,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     articles, warm = sample(args.corpus, args.articles)
     chars = sum(len(t) for t in texts_of(articles))
     print(f"{len(articles)} articles, {chars / len(articles):.0f} chars on average")
-    tagger = Tagger(load_taxonomy())
+    taxonomy = load_taxonomy()
+    tagger = Tagger(taxonomy, model_for(taxonomy))  # the second stage included
     blank = load_pipeline("blank", ner=False)
     rates = {
         TOKENIZER: rate(spacy_pipe(spacy.blank("en")), articles, warm),

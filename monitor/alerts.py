@@ -2,7 +2,7 @@
 
 The wire contract (``monitor/schemas/alert.schema.json``): ``alert_id``, ``rule`` {id,
 version, name, severity, watchlist}, ``article`` {id, title, url, source, published_at},
-``matches`` [{term, field, start, end, snippet}], ``topics`` [{name, score}],
+``matches`` [{term, field, start, end, snippet}], ``topics`` [{name, score, confidence}],
 ``entities`` [{text, label, canonical}], ``story_id``, ``raised_at``.
 
 A match becomes a :class:`Candidate` first (everything the alert will say, plus the
@@ -78,7 +78,9 @@ def candidate(match: RuleMatch, tagged: TaggedArticle, **extra: Any) -> Candidat
             "published_at": article.published_at.isoformat() if article.published_at else None,
         },
         "matches": [m.to_json() for m in match.matches],
-        "topics": [{"name": t.name, "score": t.score} for t in tagged.topics],
+        "topics": [
+            {"name": t.name, "score": t.score, "confidence": t.confidence} for t in tagged.topics
+        ],
         "entities": _entities(tagged),
         "fingerprint": f"{tagged.fingerprint:016x}",
         "throttle": list(rule.throttle) if rule.throttle else None,

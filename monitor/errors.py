@@ -5,6 +5,7 @@ The hierarchy::
     NewsmonError
     ├── InvalidArticle         a record that cannot become an Article; carries a
     │                          closed-set `reason` (see REASONS) for the dead-letter topic
+    ├── TopicModelError        a topic model file that cannot be read or does not fit
     └── DefinitionError        a taxonomy or rule file that is refused; carries the
         │                      file, line and column of the problem
         ├── TaxonomyError
@@ -33,6 +34,10 @@ class InvalidArticle(NewsmonError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class TopicModelError(NewsmonError):
+    """A topic model file that cannot be read, or was made for another newsmon."""
 
 
 @dataclass(frozen=True, slots=True)

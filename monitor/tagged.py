@@ -1,6 +1,7 @@
 """Tagged articles: what the tagger publishes and ``newsmon tag`` prints.
 
-One JSON object per article: ``{"id", "topics": [{"name", "score", "evidence": [...]}],
+One JSON object per article: ``{"id", "topics": [{"name", "score", "confidence",
+"evidence": [...]}],
 "entities": [{"text", "label", "canonical", "field", "start", "end"}], "fingerprint"}``;
 on ``news.tagged`` it also carries the ``article`` itself and its ``words`` (per field,
 the character ``starts`` and ``ends`` of each word and the hyphenated ``compounds`` as
@@ -74,7 +75,12 @@ def tag_analyzed(analyzed: Analyzed, tagger: Tagger) -> TaggedArticle:
 def tagged_from_json(record: dict[str, Any]) -> TaggedArticle:
     """Rebuild a TaggedArticle from its ``news.tagged`` JSON (KeyError/TypeError/ValueError)."""
     topics = tuple(
-        TopicTag(t["name"], float(t["score"]), tuple(Evidence(**e) for e in t.get("evidence", ())))
+        TopicTag(
+            t["name"],
+            float(t["score"]),
+            tuple(Evidence(**e) for e in t.get("evidence", ())),
+            None if t.get("confidence") is None else float(t["confidence"]),
+        )
         for t in record["topics"]
     )
     entities = tuple(Entity(**e) for e in record["entities"])

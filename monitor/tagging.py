@@ -20,12 +20,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from monitor.errors import TopicModelError
 from monitor.nlp import Analyzed
 from monitor.phrases import Hit, PhraseIndex
 from monitor.taxonomy import FIELDS, Near, Taxonomy, Topic
 from monitor.text import Field, pattern_words
+
+if TYPE_CHECKING:
+    from monitor.topicmodel import TopicModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +54,31 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class TopicTag:
+    """A topic on an article: the taxonomy's ``score`` and ``evidence`` and, where a learned
+    second stage decided it, ``confidence`` (a calibrated probability; None without one)."""
+
     name: str
     score: float
     evidence: tuple[Evidence, ...]
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "score": self.score,
+            "confidence": self.confidence,
             "evidence": [e.to_json() for e in self.evidence],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """Stage one's finding for one topic: any counted evidence, scored, thresholds aside.
+
+    ``passed`` says whether the taxonomy alone would tag it (score and ``min_terms``)."""
+
+    tag: TopicTag
+    passed: bool
 
 
 # What a phrase key in the index stands for: (kind, topic, item, side).
@@ -94,10 +113,20 @@ class _FieldHits:
 
 
 class Tagger:
-    """A taxonomy compiled for matching."""
+    """A taxonomy compiled for matching, and the learned second stage trained for it.
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    Without a model the taxonomy decides alone (score and ``min_terms``). With one, every
+    topic with evidence is a candidate and the model's calibrated confidence decides.
+    """
+
+    def __init__(self, taxonomy: Taxonomy, model: TopicModel | None = None) -> None:
+        if model is not None and not model.applies_to(taxonomy):
+            raise TopicModelError(
+                f"topic model {model.version} was trained for another taxonomy; "
+                "run `make train` for this one, or tag without the model"
+            )
         self.taxonomy = taxonomy
+        self.model = model
         self._slots: list[_Slot] = []
         phrases: list[tuple[int, str]] = []
         for t, topic in enumerate(taxonomy.topics):
@@ -118,7 +147,14 @@ class Tagger:
         return len(self._slots) - 1
 
     def tag(self, analyzed: Analyzed) -> tuple[TopicTag, ...]:
-        """The topics that apply to an article, each with score and evidence."""
+        """The topics of an article, each with score, evidence and (with a model) confidence."""
+        found = self.candidates(analyzed)
+        if self.model is not None:
+            return self.model.decide(analyzed, found, self.taxonomy)
+        return tuple(c.tag for c in found if c.passed)
+
+    def candidates(self, analyzed: Analyzed) -> tuple[Candidate, ...]:
+        """Every topic with counted evidence in an article, in taxonomy order."""
         by_topic: dict[int, list[_FieldHits]] = defaultdict(list)
         for field in analyzed.fields:
             groups: dict[int, _FieldHits] = {}
@@ -134,7 +170,7 @@ class Tagger:
                 tags.append(found)
         return tuple(tags)
 
-    def _score(self, topic: Topic, groups: list[_FieldHits]) -> TopicTag | None:
+    def _score(self, topic: Topic, groups: list[_FieldHits]) -> Candidate | None:
         counted: _Counted = defaultdict(list)
         for group in groups:
             terms = self._term_evidence(topic, group)
@@ -192,7 +228,7 @@ class Tagger:
             candidates.append((item, term.weight * weight, hit))
         return _longest(candidates)
 
-    def _verdict(self, topic: Topic, counted: _Counted) -> TopicTag | None:
+    def _verdict(self, topic: Topic, counted: _Counted) -> Candidate | None:
         score, contributors = 0.0, 0
         evidence: list[Evidence] = []
         for occurrences in counted.values():
@@ -206,10 +242,11 @@ class Tagger:
                 for w, f, h, label in kept
                 if w > 0
             )
-        if score < topic.threshold or contributors < topic.min_terms:
+        if score <= 0:
             return None
         evidence.sort(key=lambda e: (e.field != "title", e.start))
-        return TopicTag(topic.name, round(score, 3), tuple(evidence))
+        passed = score >= topic.threshold and contributors >= topic.min_terms
+        return Candidate(TopicTag(topic.name, round(score, 3), tuple(evidence)), passed)
 
     def _field_weight(self, field: Field, hit: Hit, allowed: Iterable[str]) -> float:
         name = field.name

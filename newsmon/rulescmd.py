@@ -23,6 +23,7 @@ from monitor.nlp import load_pipeline
 from monitor.rules import RuleSet, load_rules
 from monitor.tagging import Tagger
 from monitor.taxonomy import load_taxonomy
+from monitor.topicmodel import model_for
 from newsmon.sources import read_records
 from newsmon.topicread import read_topic
 
@@ -46,7 +47,9 @@ def run_rules(args: argparse.Namespace, settings: Settings) -> int:
             f"{settings.topic_prefix}newsmon.rules; workers apply it within seconds"
         )
         return 0
-    return _test(args, settings, ruleset, Tagger(taxonomy))
+    return _test(
+        args, settings, ruleset, Tagger(taxonomy, model_for(taxonomy, settings.topic_model))
+    )
 
 
 def _articles(args: argparse.Namespace, settings: Settings) -> Iterator[Article]:

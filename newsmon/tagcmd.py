@@ -13,6 +13,7 @@ from monitor.nlp import load_pipeline
 from monitor.tagged import tag_analyzed
 from monitor.tagging import Tagger
 from monitor.taxonomy import load_taxonomy
+from monitor.topicmodel import model_for
 from newsmon.sources import Record, read_records, read_stdin
 
 _BATCH = 64
@@ -25,7 +26,8 @@ def _records(paths: list[str]) -> Iterator[Record]:
 
 def run_tag(settings: Settings, paths: list[str], *, ner: bool) -> int:
     """Tag every record; report bad ones on stderr; exit 1 if any was bad."""
-    tagger = Tagger(load_taxonomy(settings.taxonomy))
+    taxonomy = load_taxonomy(settings.taxonomy)
+    tagger = Tagger(taxonomy, model_for(taxonomy, settings.topic_model))
     pipeline = load_pipeline(settings.spacy_model, ner=ner)
     bad = 0
     records = _records(paths)

@@ -50,7 +50,9 @@ async def test_seed_is_tagged_with_its_three_topics(
     assert INGESTED_AT in record.headers
     tagged = json.loads(record.value)
     tagged_schema.validate(tagged)
-    assert {t["name"] for t in tagged["topics"]} == {"air_defence", "ceasefire", "coalition"}
+    # Three readers: air defence and coalition; the ceasefire clause is a passing mention.
+    assert {t["name"] for t in tagged["topics"]} == {"air_defence", "coalition"}
+    assert all(0 < t["confidence"] <= 1 for t in tagged["topics"])
 
 
 async def test_bad_messages_go_to_the_dead_letter_topic_with_provenance(

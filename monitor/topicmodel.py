@@ -1,0 +1,220 @@
+"""The learned second stage of topic tagging: a calibrated confidence for each candidate topic.
+
+Stage one, the taxonomy (:mod:`monitor.tagging`), finds every topic with counted evidence
+in an article: the *candidates*. Stage two scores each candidate with that topic's linear
+model over the article's words and the taxonomy's evidence, turns the score into a
+probability with the topic's Platt calibration (fitted with the labelled set's population
+weights, so it is a probability at the stream's prevalence, not at the labelled set's) and
+keeps the topic when the probability reaches the topic's threshold, chosen on validation
+for precision of at least 0.90.
+
+The model is a JSON file (``monitor/data/topic_model.json``, made by ``make train`` from
+``tests/data``). :func:`features` is the one featuriser training and serving share, so a
+backtest and the stream score the same numbers. A model is bound to the taxonomy it was
+trained with (:func:`taxonomy_fingerprint`); with any other taxonomy it is not applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import TopicModelError
+from monitor.nlp import Analyzed
+from monitor.tagging import Candidate, TopicTag
+from monitor.taxonomy import Taxonomy
+
+DEFAULT_MODEL = Path(__file__).parent / "data" / "topic_model.json"
+#: Bumped whenever :func:`features` changes meaning; a model records the version it used.
+FEATURE_VERSION = 1
+FORMAT = 1
+_LENGTH_BUCKETS = (0, 40, 120, 400, 1200)
+
+
+def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
+    """A digest of what the taxonomy means (not of its comments or layout)."""
+    return hashlib.sha256(repr(taxonomy).encode()).hexdigest()[:16]
+
+
+def features(
+    analyzed: Analyzed, candidates: Sequence[Candidate], taxonomy: Taxonomy
+) -> dict[str, float]:
+    """The features of one article: its words and the taxonomy's evidence.
+
+    Words: the norms of title and body (``w:``) and their adjacent pairs (``b:``), present
+    or not, scaled together to unit length so a long article does not outweigh a short one;
+    title norms again (``t:``). Evidence, per topic with any: the log of its score, whether
+    the taxonomy alone passes it, whether evidence stands in the title or the lead, how many
+    distinct terms and how densely they stand in the body, and which terms they are
+    (``e:``: so the model learns which of the taxonomy's terms to trust). The body's length
+    in buckets.
+    """
+    title, body = analyzed.title.norms, analyzed.body.norms
+    words = {f"w:{w}" for w in title}
+    words.update(f"w:{w}" for w in body)
+    for part in (title, body):
+        words.update(f"b:{a} {b}" for a, b in pairwise(part))
+    scale = 1.0 / math.sqrt(len(words)) if words else 0.0
+    found: dict[str, float] = dict.fromkeys(words, scale)
+    titles = {f"t:{w}" for w in title}
+    title_scale = 1.0 / math.sqrt(len(titles)) if titles else 0.0
+    found.update(dict.fromkeys(titles, title_scale))
+    found[f"len:{sum(len(body) >= edge for edge in _LENGTH_BUCKETS)}"] = 1.0
+    lead = taxonomy.lead_chars
+    for candidate in candidates:
+        tag = candidate.tag
+        name = tag.name
+        found[f"x:{name}:score"] = math.log1p(tag.score)
+        found[f"x:{name}:passed"] = float(candidate.passed)
+        found[f"x:{name}:terms"] = math.log1p(len({e.term for e in tag.evidence}))
+        if any(e.field == "title" for e in tag.evidence):
+            found[f"x:{name}:title"] = 1.0
+        if any(e.field == "body" and e.start < lead for e in tag.evidence):
+            found[f"x:{name}:lead"] = 1.0
+        for e in tag.evidence:
+            found[f"e:{name}:{e.term.lower()}"] = 1.0
+        in_body = sum(e.field == "body" for e in tag.evidence)
+        found[f"x:{name}:density"] = min(1.0, 100.0 * in_body / (len(body) + 50))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class TopicClassifier:
+    """One topic's linear model, its calibration and its decision threshold."""
+
+    weights: Mapping[str, float]
+    bias: float
+    slope: float  # Platt: confidence = sigmoid(slope * (bias + w . x) + intercept)
+    intercept: float
+    threshold: float
+
+    def confidence(self, found: Mapping[str, float]) -> float:
+        weights = self.weights
+        margin = self.bias
+        for name in found.keys() & weights.keys():  # a C-level intersection: few are known
+            margin += found[name] * weights[name]
+        return _sigmoid(self.slope * margin + self.intercept)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicModel:
+    """Per-topic classifiers trained for one taxonomy."""
+
+    version: str
+    taxonomy: str  # the taxonomy_fingerprint it was trained with
+    topics: Mapping[str, TopicClassifier]
+
+    def applies_to(self, taxonomy: Taxonomy) -> bool:
+        return self.taxonomy == taxonomy_fingerprint(taxonomy)
+
+    def decide(
+        self, analyzed: Analyzed, candidates: Sequence[Candidate], taxonomy: Taxonomy
+    ) -> tuple[TopicTag, ...]:
+        """The topics an article carries: candidates whose confidence reaches the threshold.
+
+        A topic the model does not cover keeps the taxonomy's own verdict, without confidence.
+        """
+        if not candidates:
+            return ()
+        found = features(analyzed, candidates, taxonomy)
+        kept = []
+        for candidate in candidates:
+            classifier = self.topics.get(candidate.tag.name)
+            if classifier is None:
+                if candidate.passed:
+                    kept.append(candidate.tag)
+                continue
+            confidence = classifier.confidence(found)
+            if confidence >= classifier.threshold:
+                kept.append(replace(candidate.tag, confidence=round(confidence, 4)))
+        return tuple(kept)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "features": FEATURE_VERSION,
+            "version": self.version,
+            "taxonomy": self.taxonomy,
+            "topics": {
+                name: {
+                    "bias": c.bias,
+                    "calibration": {"slope": c.slope, "intercept": c.intercept},
+                    "threshold": c.threshold,
+                    "weights": dict(sorted(c.weights.items())),
+                }
+                for name, c in sorted(self.topics.items())
+            },
+        }
+
+
+def model_from_json(data: Mapping[str, Any], source: str = "<model>") -> TopicModel:
+    """Build a model from its JSON object; refuse another format or feature version."""
+    try:
+        if data["format"] != FORMAT or data["features"] != FEATURE_VERSION:
+            raise TopicModelError(
+                f"{source}: topic model format {data['format']}/features {data['features']}, "
+                f"this newsmon reads {FORMAT}/{FEATURE_VERSION}: run `make train`",
+            )
+        topics = {
+            str(name): TopicClassifier(
+                weights={str(k): float(v) for k, v in item["weights"].items()},
+                bias=float(item["bias"]),
+                slope=float(item["calibration"]["slope"]),
+                intercept=float(item["calibration"]["intercept"]),
+                threshold=float(item["threshold"]),
+            )
+            for name, item in data["topics"].items()
+        }
+        return TopicModel(str(data["version"]), str(data["taxonomy"]), topics)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TopicModelError(f"{source}: not a topic model ({exc!r})") from exc
+
+
+def load_topic_model(path: Path = DEFAULT_MODEL) -> TopicModel:
+    """Load a topic model file (TopicModelError with the path when it is not one)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TopicModelError(f"{path}: cannot read the topic model: {exc}") from exc
+    return model_from_json(data, str(path))
+
+
+def model_for(taxonomy: Taxonomy, choice: str = "") -> TopicModel | None:
+    """The second stage to run with a taxonomy (``NEWSMON_TOPIC_MODEL``).
+
+    ``""``: the shipped model when it was trained for this taxonomy, else none (a custom
+    taxonomy runs alone); ``"none"``: none; a path: that model, which must fit the taxonomy.
+    """
+    if choice == "none":
+        return None
+    if choice == "":
+        if not DEFAULT_MODEL.exists():
+            return None
+        model = load_topic_model(DEFAULT_MODEL)
+        return model if model.applies_to(taxonomy) else None
+    model = load_topic_model(Path(choice))
+    if not model.applies_to(taxonomy):
+        raise TopicModelError(
+            f"{choice}: topic model {model.version} was trained for another taxonomy"
+        )
+    return model
+
+
+def tagging_description(model: TopicModel | None) -> str:
+    """One line for logs and /health: which stages decide the topics."""
+    if model is None:
+        return "taxonomy alone (no learned second stage)"
+    return f"taxonomy candidates + learned second stage {model.version} ({', '.join(model.topics)})"
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
