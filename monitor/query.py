@@ -50,7 +50,7 @@ class Facts:
     """
 
     hits: Mapping[Pattern, Sequence[Found]]
-    topics: frozenset[str]
+    topics: Mapping[str, float | None]  # topic name -> confidence (None: no second stage)
     entities: frozenset[str]
     source: str
 
@@ -61,10 +61,20 @@ def make_facts(
     """Facts of an analysed article, its topic tags (or names) and its term hits."""
     return Facts(
         hits=hits,
-        topics=frozenset(t if isinstance(t, str) else t.name for t in topics),
+        topics=_topic_confidences(topics),
         entities=frozenset(e.canonical.casefold() for e in analyzed.entities),
         source=analyzed.article.source.strip().casefold(),
     )
+
+
+def _topic_confidences(topics: Iterable[TopicTag | str]) -> dict[str, float | None]:
+    found: dict[str, float | None] = {}
+    for t in topics:
+        if isinstance(t, str):
+            found[t] = None
+        else:
+            found[t.name] = t.confidence
+    return found
 
 
 def evaluate(node: Node, facts: Facts) -> bool:  # noqa: PLR0911 - one return per node type
@@ -80,7 +90,12 @@ def evaluate(node: Node, facts: Facts) -> bool:  # noqa: PLR0911 - one return pe
     if isinstance(node, Near):
         return _closest(node, facts) is not None
     if isinstance(node, Topic):
-        return node.name in facts.topics
+        if node.name not in facts.topics:
+            return False
+        if node.min_confidence is None:
+            return True
+        confidence = facts.topics[node.name]
+        return confidence is not None and confidence >= node.min_confidence
     if isinstance(node, EntityIs):
         return node.name.casefold() in facts.entities
     return _source_matches(node, facts.source)

@@ -75,8 +75,12 @@ class Near:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
+    """True when the article carries the topic, with at least ``min_confidence`` if given
+    (``topic:coalition>=0.8``; a topic without a confidence does not meet a bound)."""
+
     name: str
     offset: int = 0
+    min_confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Operators are upper-case bare words (``AND OR NOT NEAR/n ONEAR/n``); ``"..."`` is a
 phrase; ``title:``/``body:`` are field prefixes; ``topic:``, ``entity:`` and ``source:``
-take a value. A bare word may end with ``*`` (a prefix of at least three letters).
+take a value (``topic:`` optionally with a confidence bound, ``topic:coalition>=0.8``).
+A bare word may end with ``*`` (a prefix of at least three letters).
 Every token keeps the 0-based offset of its first character for error messages.
 """
 
@@ -20,6 +21,7 @@ _OPERATORS = ("AND", "OR", "NOT")
 _NEAR = re.compile(r"(O?NEAR)(?:/(.*))?")
 _PREFIXED = re.compile(r"([A-Za-z_]+):")
 _STOP = frozenset(' \t\r\n()"')
+_TOPIC_BOUND = re.compile(r"(?P<name>[^<>=]+?)\s*>=\s*(?P<bound>\S*)")
 _MIN_PREFIX = 3
 
 
@@ -120,12 +122,29 @@ def _prefixed(text: str, start: int, end: int, name: str, tokens: list[Token]) -
 
 def _atom(name: str, value: str, offset: int) -> Node:
     if name == "topic":
-        return Topic(value, offset)
+        return _topic(value, offset)
     if name == "entity":
         return EntityIs(value, offset)
     if value.endswith("*"):
         return Source(value[:-1], prefix=True, offset=offset)
     return Source(value, offset=offset)
+
+
+def _topic(value: str, offset: int) -> Topic:
+    """``name`` or ``name>=c``: the topic, with a lowest confidence between 0 and 1."""
+    bounded = _TOPIC_BOUND.fullmatch(value)
+    if bounded is None:
+        if any(ch in value for ch in "<>="):
+            raise QueryError(offset, f"'topic:{value}': a bound is written topic:name>=0.8")
+        return Topic(value, offset)
+    bound = bounded.group("bound")
+    try:
+        confidence = float(bound)
+    except ValueError:
+        confidence = -1.0
+    if not 0.0 <= confidence <= 1.0:
+        raise QueryError(offset, f"'topic:{value}': the confidence bound must be from 0 to 1")
+    return Topic(bounded.group("name"), offset, confidence)
 
 
 def _word(run: str, offset: int) -> Term:

@@ -59,7 +59,7 @@ def failing_examples(
     analyzed = _pipeline().analyze([example.article() for _, _, example in flat])
     for (number, query, example), article in zip(flat, analyzed, strict=True):
         hits = TermIndex(terms_of(query)).hits(article)
-        facts = Facts(hits, frozenset(), frozenset(), example.source.strip().casefold())
+        facts = Facts(hits, {}, frozenset(), example.source.strip().casefold())
         if evaluate(query, facts) != example.expected:
             return number, example
     return None

@@ -125,7 +125,7 @@ class RuleSet:
         found = []
         for number in select(hits):
             rule, query = self.rules[number], self._queries[number]
-            if facts.topics.issuperset(rule.topics) and evaluate(query, facts):
+            if facts.topics.keys() >= set(rule.topics) and evaluate(query, facts):
                 found.append(RuleMatch(rule, evidence(query, facts)))
         return tuple(found)
 

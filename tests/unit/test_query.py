@@ -11,7 +11,8 @@ from monitor.article import Article
 from monitor.nlp import Analyzed, Pipeline, load_pipeline
 from monitor.presearch import match_query
 from monitor.query import QueryError, parse_query
-from monitor.query_ast import PREFIX, And, Near, Not, Or, Term
+from monitor.query_ast import PREFIX, And, Near, Not, Or, Term, Topic
+from monitor.tagging import TopicTag
 
 Analyze = Callable[..., Analyzed]
 
@@ -296,6 +297,11 @@ def test_parser_builds_a_frozen_tree() -> None:
         ("title:topic:ceasefire", 1, "title: needs a term"),
         ("title:(body:alpha)", 1, "conflicts"),
         ("topic:", 1, "'topic:' needs a value"),
+        ("topic:coalition>=1.5", 1, "confidence bound must be from 0 to 1"),
+        ("topic:coalition>=high", 1, "confidence bound must be from 0 to 1"),
+        ("alpha topic:coalition>0.5", 7, "a bound is written topic:name>=0.8"),
+        ("topic:coalition<=0.5", 1, "a bound is written"),
+        ("topic:coalition >= 0.8", 17, "'>=' is not a word"),
         ("alpha ,", 7, "not a word"),
     ],
 )
@@ -304,6 +310,21 @@ def test_syntax_errors_carry_the_column(query: str, column: int, message: str) -
         parse_query(query)
     assert caught.value.column == column
     assert message in caught.value.message
+
+
+def test_a_topic_atom_can_require_a_confidence(analyze: Analyze) -> None:
+    body = "Allies met."
+    sure = (TopicTag("coalition", 6.0, (), confidence=0.93),)
+    unsure = (TopicTag("coalition", 6.0, (), confidence=0.62),)
+    no_model = (TopicTag("coalition", 6.0, ()),)
+    assert matches(analyze, "topic:coalition>=0.8", body, topics=sure)
+    assert matches(analyze, "topic:coalition>=0.93", body, topics=sure)
+    assert not matches(analyze, "topic:coalition>=0.8", body, topics=unsure)
+    assert matches(analyze, "topic:coalition", body, topics=unsure)
+    assert not matches(analyze, "topic:coalition>=0.8", body, topics=no_model)
+    assert not matches(analyze, "topic:coalition>=0", body, topics=())
+    assert matches(analyze, "topic:coalition>=0.8 OR allies", body, topics=unsure)
+    assert parse_query("topic:coalition>=0.8") == Topic("coalition", 0, 0.8)
 
 
 def test_lower_case_operators_are_words(analyze: Analyze) -> None:
