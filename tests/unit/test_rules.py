@@ -186,6 +186,18 @@ ERRORS = [
         (5, 23),
         "unknown topic 'drones'",
     ),
+    (
+        "topic query with a bound",
+        _rule("      - id: a\n        query: 'x AND topic:drones>=0.8'\n"),
+        (5, 23),
+        "unknown topic 'drones'",
+    ),
+    (
+        "bound out of range",
+        _rule("      - id: a\n        query: 'x AND topic:coalition>=80'\n"),
+        (5, 23),
+        "confidence bound must be from 0 to 1",
+    ),
     ("parens", _rule("      - id: a\n        query: 'x AND (y OR z'\n"), (5, 23), "unbalanced '('"),
     ("dangling", _rule('      - id: a\n        query: "x AND y OR"\n'), (5, 25), "OR needs"),
     (
