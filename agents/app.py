@@ -314,6 +314,8 @@ def _wire(app: Any, ctx: Context) -> None:
             "status": "ok",
             "pipeline": ctx.pipeline.description,
             "topic_tagging": tagging_description(ctx.tagger.model),
+            # Partitions this worker owns now: 0 while it is (re-)joining its group.
+            "partitions": len(app.consumer.assignment()),
             "ruleset_version": ctx.rules.current.version,
             "rules": len(ctx.rules.current.rules),
         }

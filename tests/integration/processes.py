@@ -90,6 +90,18 @@ def wait_healthy(worker: Worker, timeout: float = 120) -> None:
     )
 
 
+def wait_owning(worker: Worker, timeout: float = 180) -> None:
+    """Wait until the worker owns partitions (its /health ``partitions``), or has died."""
+    url = f"http://127.0.0.1:{worker.port}/health"
+    wait_for(
+        lambda: (
+            (worker.process.poll() is None and get_json(url)["partitions"] > 0) or _died(worker)
+        ),
+        timeout,
+        "the worker to own partitions",
+    )
+
+
 @contextmanager
 def running_worker(env: dict[str, str], port: int, workdir: Path) -> Iterator[Worker]:
     """A `newsmon worker` process; stopped with SIGTERM (and its exit status kept)."""

@@ -38,6 +38,7 @@ from tests.integration.processes import (
     stop,
     wait_for,
     wait_healthy,
+    wait_owning,
 )
 
 pytestmark = pytest.mark.broker
@@ -138,6 +139,10 @@ def test_sigkilled_workers_lose_and_double_nothing(
         assert replay.poll() in (None, 0), f"replay failed after kill {kill + 1}"
     assert replay.wait(600) == 0
     _assert_exactly_once(chaos_env, {r["id"] for r in records}, workers, tmp_path)
+    # A SIGTERM that lands while the worker still waits for its group to rebalance (the
+    # killed member's session must expire first) blocks in the client until the join
+    # ends; stop the last worker once it owns its partitions.
+    wait_owning(workers[-1])
     assert stop(workers[-1]) == 0
 
 
