@@ -15,14 +15,20 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 .PHONY: install
 install: $(STAMP) ## create .venv with newsmon and its dev tools (.venv/bin/newsmon)
+
+.PHONY: lock
+lock: install ## re-resolve constraints.txt (every dependency, exact) from pyproject.toml
+	$(BIN)/pip install --quiet "pip-tools>=7.4,<8"
+	$(BIN)/pip-compile --quiet --all-extras --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file=constraints.txt pyproject.toml
 
 .PHONY: system-deps
 system-deps: ## install Debian's prometheus and kcat where absent (needs root)

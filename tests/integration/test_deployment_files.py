@@ -1,16 +1,21 @@
-"""The container stack, checked without Docker: compose consistency and a Dockerfile lint."""
+"""The container stack, checked without Docker: compose consistency, a Dockerfile lint and the
+dependency lock every install path uses."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from agents.settings import PREFIX, Settings
 from tests.conftest import ROOT, skip_or_fail
@@ -83,3 +88,46 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
     assert "HEALTHCHECK" in text
     assert "/health" in text
     assert "[model]" in text, "the image installs the spaCy English model"
+
+
+def _locked() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith(("#", " ")):
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def test_every_dependency_is_locked_and_the_lock_keeps_the_ranges() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"]]
+    for extra in project["optional-dependencies"].values():
+        wanted.extend(extra)
+    locked = _locked()
+    for text in wanted:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{name} is not in constraints.txt: run `make lock`"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"constraints.txt has {name}=={locked[name]}, pyproject asks {requirement}"
+        )
+
+
+def test_the_libraries_whose_internals_we_touch_are_pinned_exactly() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    exact = {
+        canonicalize_name(r.name): str(r.specifier)
+        for r in map(Requirement, project["dependencies"])
+        if str(r.specifier).startswith("==")
+    }
+    assert set(exact) >= {"faust-streaming", "aiokafka", "mode-streaming"}
+    for name, specifier in exact.items():
+        assert importlib.metadata.version(name) == specifier[2:] == _locked()[name], name
+
+
+def test_every_install_path_uses_the_lock() -> None:
+    assert 'pip install --quiet -c constraints.txt -e ".[dev]"' in (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "COPY pyproject.toml README.md constraints.txt" in dockerfile
+    assert 'pip install -c constraints.txt ".[model]"' in dockerfile
