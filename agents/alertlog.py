@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.internals import refresh_metadata
 from agents.kafka import client_options
 from agents.settings import Settings
 
@@ -52,7 +53,7 @@ async def keys_held(
 async def _scan(
     consumer: AIOKafkaConsumer, topic: str, keys: set[bytes], since_ms: int
 ) -> set[bytes]:
-    await consumer._client.force_metadata_update()  # partitions of a topic not subscribed to
+    await refresh_metadata(consumer)  # partitions of a topic not subscribed to
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     found: set[bytes] = set()
     if not partitions:

@@ -12,21 +12,20 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from agents import internals
 from agents.alerter import process_tagged
 from agents.alertlog import keys_held
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
+from agents.internals import ConsumerBooks, producer_buffer_idle
 from agents.kafka import client_options, ensure_topics, ssl_context
 from agents.liveness import Progress
-from agents.metadata import install as install_metadata_fix
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
 from agents.offsets import StallWatch, release, withheld_unless_done
-from agents.offsets import install as install_safe_commits
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
@@ -182,26 +181,12 @@ async def drained(producer: Any) -> None:
     buffer has been idle for 0.1 s, even with messages still in it or one on its way.
     """
     buffer, deadline = producer.buffer, time.monotonic() + DRAIN_TIMEOUT
-    while buffer.size or not buffer.pending._getters:  # _getters: the task waits on get()
+    while buffer.size or not producer_buffer_idle(buffer):
         if time.monotonic() > deadline:
             raise RuntimeError(f"Faust's producer buffer did not drain in {DRAIN_TIMEOUT:.0f} s")
         await buffer.flush()
         await asyncio.sleep(0.001)
     await producer.flush()
-
-
-def _idempotent_producers() -> None:
-    """Make Faust's producer idempotent, as newsmon's own producers are.
-
-    Faust turns idempotence on only with exactly_once; without it a produce retried after
-    a broker restart can write a record twice (seen as a doubled alert).
-    """
-
-    class IdempotentProducer(faust_aiokafka.Producer):
-        def _settings_extra(self) -> dict[str, Any]:
-            return {"acks": "all", "enable_idempotence": True}
-
-    faust_aiokafka.Transport.Producer = IdempotentProducer
 
 
 def create_app(
@@ -211,9 +196,7 @@ def create_app(
 ) -> faust.App:
     """The Faust app of a newsmon worker: tagger and alerter agents, metrics, health."""
     ctx = build_context(settings, registry, deployed)
-    _idempotent_producers()
-    install_safe_commits()
-    install_metadata_fix()
+    internals.install()  # safe commits, idempotent produces, metadata fix (checks versions)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
@@ -287,9 +270,10 @@ def _wire(app: Any, ctx: Context) -> None:
         if app.rebalancing:
             return
         assigned = app.consumer.assignment()
-        for tp, offset in held.stalled(app.consumer, time.monotonic()).items():
+        books = ConsumerBooks(app.consumer)
+        for tp, offset in held.stalled(books, time.monotonic()).items():
             if tp in assigned:
-                await release(app.consumer, tp, offset, client_options(settings))
+                await release(app.consumer, books, tp, offset, client_options(settings))
 
     if settings.stall_timeout:
         _stop_when_stalled(
@@ -335,8 +319,9 @@ def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:
         if not tps:
             return
         ends = await consumer.highwaters(*tps)
-        committed = consumer._committed_offset
-        if progress.stalled(time.monotonic(), tps, consumer._read_offset, committed, ends):
+        books = ConsumerBooks(consumer)
+        committed = books.committed
+        if progress.stalled(time.monotonic(), tps, books.read, committed, ends):
             reason = progress.describe(committed, ends)
             log.critical("worker stalled: %s; exiting so that it is restarted", reason)
             await app.crash(RuntimeError(f"worker stalled: {reason}"))

@@ -8,22 +8,12 @@ notifier's guarantee: every pending mark before any story it covers.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-from faust.streams import _current_event
+from agents.internals import act_for
 
 PENDING = "pending"
 _DELETED = object()
-
-
-def acting_for(event: Any) -> None:
-    """Make ``event`` Faust's current event, so table writes go to its changelog partition.
-
-    Faust finds the changelog partition of a table write from the current event; in a
-    batch that is the last event read, which may be of another partition.
-    """
-    _current_event.set(weakref.ref(event))
 
 
 class BatchWrites:
@@ -54,7 +44,7 @@ class BatchWrites:
         """Write each changed key once to the table: pending marks first."""
         marks_first = sorted(self._changed.items(), key=lambda item: not _is_mark(item[0]))
         for key, (value, event) in marks_first:
-            acting_for(event)
+            act_for(event)  # Faust finds a write's changelog partition from it
             if value is not _DELETED:
                 self.table[key] = value
             elif self.table.get(key) is not None:

@@ -24,7 +24,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from agents.metadata import install as install_metadata_fix
+from agents.internals import install_client_fix
 from agents.settings import Settings, SettingsError
 from agents.topics import MAX_MESSAGE_BYTES, ResolvedTopic
 
@@ -120,7 +120,7 @@ async def probe_refusal(settings: Settings, timeout: float = 10) -> tuple[str, s
 
 def idempotent_producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
     """A producer with idempotence on (acks=all): retries never duplicate a message."""
-    install_metadata_fix()
+    install_client_fix()
     return AIOKafkaProducer(
         **client_options(settings),
         enable_idempotence=True,

@@ -24,9 +24,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-from agents.batchwrites import PENDING, BatchWrites, acting_for
+from agents.batchwrites import PENDING, BatchWrites
 from agents.context import Context
 from agents.deadletter import DeadLetter
+from agents.internals import act_for
 from agents.metrics import rule_label
 from monitor.alerts import Candidate, alert_record
 from monitor.article import parse_timestamp
@@ -72,7 +73,7 @@ async def process_candidates(
     raised: list[tuple[Any, Candidate, dict[str, Any]]] = []
     finished: set[str] = set()  # rules whose marks from before this batch are completed
     for event in events:
-        acting_for(event)
+        act_for(event)
         writes.event = event
         found = await _decoded(event, deadletter)
         if found is None:
@@ -98,7 +99,7 @@ def _clear_marks(table: Any, raised: list[tuple[Any, Candidate, dict[str, Any]]]
     for event, found, record in raised:
         sent.setdefault(found.rule_id, (event, set()))[1].add(record["alert_id"])
     for rule_id, (event, alert_ids) in sent.items():
-        acting_for(event)
+        act_for(event)
         _clear_pending(table, rule_id, alert_ids)
 
 

@@ -12,8 +12,8 @@ and a SIGKILL afterwards loses that record (faust-streaming issues #606 and #596
   table restore, Faust can skip a record while delivering the ones after it (seen in
   the chaos test: one article of 400 never tagged), so the "gap" was a record.
 
-:func:`install` replaces those two methods of Faust's consumer. The rule they follow
-is :func:`next_commit`: a commit moves only over offsets that were acknowledged or are
+:func:`agents.internals.install` replaces those two methods of Faust's consumer. The rule
+they follow is :func:`next_commit`: a commit moves only over offsets that were acknowledged or are
 gaps the broker confirmed, starting exactly at the committed offset. A commit held at
 one offset with nothing in flight (:class:`StallWatch`) is resolved by asking the
 broker (:func:`first_record_at`): offsets without a record become a gap, a real record
@@ -29,14 +29,17 @@ their offsets stay uncommitted and are processed again by the next owner.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, MutableSequence, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.consumer import Consumer
-from faust.types import TP
 from intervaltree import IntervalTree
+
+if TYPE_CHECKING:
+    from faust.types import TP
+
+    from agents.internals import ConsumerBooks
 
 log = logging.getLogger(__name__)
 
@@ -56,35 +59,6 @@ def next_commit(committed: int | None, acked: Sequence[int], gaps: IntervalTree)
     while position in done or gaps.overlaps_point(position):
         position += 1
     return position if position > start else None
-
-
-def _new_offset(self: Any, tp: TP) -> int | None:
-    acked: MutableSequence[int] = self._acked[tp]
-    offset = next_commit(self._committed_offset[tp], acked, self._gap[tp])
-    if offset is not None:
-        acked[:] = sorted(o for o in acked if o >= offset)
-        index: set[int] = self._acked_index[tp]
-        index.difference_update([o for o in index if o < offset])
-        self._gap[tp].chop(0, offset)
-    return offset
-
-
-async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
-    """Ignore Faust's guess: a jump in the offsets it delivered is not proof of a gap.
-
-    Faust records offsets it did not deliver as a gap in the log; when a record was
-    dropped from its queues (see the module doc) the "gap" is a record never processed.
-    Gaps are only taken from the broker, by :func:`first_record_at`.
-    """
-
-
-def install() -> None:
-    """Make Faust's consumer commit only past finished work (idempotent)."""
-    for name in ("_new_offset", "_add_gap"):
-        if not callable(getattr(Consumer, name, None)):
-            raise RuntimeError(f"unsupported faust-streaming version: Consumer.{name} is missing")
-    setattr(Consumer, "_new_offset", _new_offset)  # noqa: B010 - a patch, not an assignment
-    setattr(Consumer, "_add_gap", _add_gap)  # noqa: B010
 
 
 def withhold(events: Iterable[Any]) -> None:
@@ -118,15 +92,15 @@ class StallWatch:
         self.after = after
         self._held: dict[TP, tuple[int, float]] = {}
 
-    def stalled(self, consumer: Any, now: float) -> dict[TP, int]:
+    def stalled(self, books: ConsumerBooks, now: float) -> dict[TP, int]:
         """Partitions held for ``after`` seconds at the same offset, with that offset."""
         found: dict[TP, int] = {}
         held: dict[TP, tuple[int, float]] = {}
-        for tp, acked in consumer._acked.items():
-            committed = consumer._committed_offset.get(tp)
+        for tp, acked in books.acked.items():
+            committed = books.committed.get(tp)
             if not acked or committed is None or min(acked) <= committed:
                 continue
-            if _in_flight_below(consumer, tp, min(acked)):
+            if books.in_flight_below(tp, min(acked)):
                 continue  # the head is being processed: not a stall
             offset, since = self._held.get(tp, (committed, now))
             if offset != committed:
@@ -138,23 +112,19 @@ class StallWatch:
         return found
 
 
-def _in_flight_below(consumer: Any, tp: TP, offset: int) -> bool:
-    return any(
-        m.tp == tp and m.offset < offset and not m.acked for m in list(consumer._unacked_messages)
-    )
-
-
 async def rewind(consumer: Any, tp: TP, offset: int) -> None:
     """Fetch ``tp`` again from ``offset`` (the committed offset holding its commits)."""
     log.warning("commits of %s held at offset %d by a dropped record: fetching again", tp, offset)
     await consumer.seek(tp, offset)
 
 
-async def release(consumer: Any, tp: TP, offset: int, options: dict[str, Any]) -> None:
+async def release(
+    consumer: Any, books: ConsumerBooks, tp: TP, offset: int, options: dict[str, Any]
+) -> None:
     """Free a commit held at ``offset``: a confirmed gap is passed over, a record re-fetched."""
     first = await first_record_at(options, tp, offset)
     if first > offset:  # no record there: the broker confirms a gap
-        consumer._gap[tp].addi(offset, first)
+        books.add_gap(tp, offset, first)
     else:
         await rewind(consumer, tp, offset)
 

@@ -23,7 +23,7 @@ from monitor.article import Article
 from monitor.nlp import Analyzed, load_pipeline
 from monitor.ruleset import SEVERITIES, Rule, RuleSet
 
-CORPUS = Path("/work/shared/corpus/news_articles.jsonl.gz")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "news_articles.jsonl.gz"
 RULE_COUNTS = (10, 1_000, 10_000)
 _FALLBACK = (
     "Ukraine",

@@ -10,6 +10,7 @@ from queue import Queue
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.internals import refresh_metadata
 from agents.kafka import client_options
 from agents.settings import Settings
 from monitor.article import Article, decode_article
@@ -55,7 +56,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     if topic not in await consumer.topics():
         raise TopicMissing(f"no topic {topic!r} on the cluster")
     # topics() fetches a separate metadata snapshot; refresh the one partitions_for_topic reads.
-    await consumer._client.force_metadata_update()
+    await refresh_metadata(consumer)
     found = consumer.partitions_for_topic(topic) or set()
     return [TopicPartition(topic, p) for p in sorted(found)]
 

@@ -17,7 +17,7 @@ from aiokafka.client import AIOKafkaClient
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from agents import metadata
+from agents import internals
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "monitor" / "schemas"
@@ -102,7 +102,7 @@ def restored_add_topic() -> Iterator[None]:
 
 @pytest.fixture
 def metadata_fix() -> Iterator[None]:
-    """aiokafka's client with newsmon's patch (agents/metadata.py), for this test only."""
+    """aiokafka's client with newsmon's patch (agents/internals.py), for this test only."""
     with restored_add_topic():
-        metadata.install()
+        internals.install_client_fix()
         yield

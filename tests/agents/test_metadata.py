@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from aiokafka.client import AIOKafkaClient
 
-from agents import metadata
+from agents import internals
 from tests.conftest import restored_add_topic
 
 
 @pytest.fixture
 def stock() -> Iterator[None]:
     with restored_add_topic():
-        AIOKafkaClient.add_topic = metadata._add_topic
+        AIOKafkaClient.add_topic = internals._stock_add_topic
         yield
 
 

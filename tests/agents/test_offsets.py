@@ -12,8 +12,10 @@ from faust.types import TP
 from faust.types.tuples import Message
 from intervaltree import IntervalTree
 
-from agents import offsets
+from agents import internals
+from agents.internals import ConsumerBooks
 from agents.offsets import StallWatch, next_commit, rewind, withheld_unless_done
+from tests.conftest import restored_add_topic
 
 PARTITION = TP("news.articles", 0)
 
@@ -53,10 +55,11 @@ def test_before_the_first_commit_the_run_starts_at_the_lowest_acknowledgement() 
 @pytest.fixture
 def consumer() -> Iterator[Any]:
     patched = {name: vars(Consumer)[name] for name in ("_new_offset", "_add_gap")}
-    offsets.install()
-    app = faust.App("offsets-test", broker="kafka://127.0.0.1:1")
-    app.topics._acking_topics.add(PARTITION.topic)
-    yield app.consumer
+    with restored_add_topic():
+        internals.install()
+        app = faust.App("offsets-test", broker="kafka://127.0.0.1:1")
+        app.topics._acking_topics.add(PARTITION.topic)
+        yield app.consumer
     for name, method in patched.items():
         setattr(Consumer, name, method)
 
@@ -127,9 +130,9 @@ def _held_at_10(consumer: Any) -> None:
 def test_a_commit_held_by_a_dropped_record_is_found_after_the_delay(consumer: Any) -> None:
     _held_at_10(consumer)
     watch = StallWatch(after=30)
-    assert watch.stalled(consumer, now=100.0) == {}
-    assert watch.stalled(consumer, now=120.0) == {}
-    assert watch.stalled(consumer, now=130.0) == {PARTITION: 10}
+    assert watch.stalled(ConsumerBooks(consumer), now=100.0) == {}
+    assert watch.stalled(ConsumerBooks(consumer), now=120.0) == {}
+    assert watch.stalled(ConsumerBooks(consumer), now=130.0) == {PARTITION: 10}
 
 
 def test_a_head_record_still_being_processed_is_not_a_stall(consumer: Any) -> None:
@@ -137,21 +140,21 @@ def test_a_head_record_still_being_processed_is_not_a_stall(consumer: Any) -> No
     head = _Event(10).message
     consumer._unacked_messages.add(head)
     watch = StallWatch(after=30)
-    watch.stalled(consumer, now=100.0)
-    assert watch.stalled(consumer, now=200.0) == {}
+    watch.stalled(ConsumerBooks(consumer), now=100.0)
+    assert watch.stalled(ConsumerBooks(consumer), now=200.0) == {}
     head.acked = True
-    assert watch.stalled(consumer, now=200.0) == {}  # the clock starts again now
-    assert watch.stalled(consumer, now=230.0) == {PARTITION: 10}
+    assert watch.stalled(ConsumerBooks(consumer), now=200.0) == {}  # the clock starts again now
+    assert watch.stalled(ConsumerBooks(consumer), now=230.0) == {PARTITION: 10}
 
 
 def test_a_commit_that_moves_restarts_the_clock(consumer: Any) -> None:
     _held_at_10(consumer)
     watch = StallWatch(after=30)
-    watch.stalled(consumer, now=100.0)
+    watch.stalled(ConsumerBooks(consumer), now=100.0)
     consumer._committed_offset[PARTITION] = 11
     consumer._acked[PARTITION] = [12, 13]
-    assert watch.stalled(consumer, now=135.0) == {}
-    assert watch.stalled(consumer, now=165.0) == {PARTITION: 11}
+    assert watch.stalled(ConsumerBooks(consumer), now=135.0) == {}
+    assert watch.stalled(ConsumerBooks(consumer), now=165.0) == {PARTITION: 11}
 
 
 async def test_rewinding_fetches_again_from_the_held_offset(consumer: Any) -> None:

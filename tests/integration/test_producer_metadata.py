@@ -1,7 +1,7 @@
 """On the real broker: a send to a new topic does not strand records for known topics.
 
 Stock aiokafka loses the leaders of every topic it knew from an all-topics metadata
-answer when it first sends to a new topic (agents/metadata.py); a record lingering for
+answer when it first sends to a new topic (agents/internals.py); a record lingering for
 one of those topics then never leaves. This is the sequence of a notifier batch after a
 rule push declared a new route topic.
 """

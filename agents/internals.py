@@ -1,0 +1,193 @@
+"""Every reach into the private parts of faust-streaming and aiokafka, in one module.
+
+newsmon's delivery guarantees need a few things these libraries do not offer publicly.
+Each is written against the exact versions in :data:`SUPPORTED` (the pins of
+``pyproject.toml``); :func:`check_versions` refuses any other with a message that says
+what to install, so an upgrade is a deliberate act: re-read each item below against the
+new source, run ``make chaos``, then move the pins.
+
+Patches (applied by :func:`install` and :func:`install_client_fix`, both idempotent):
+
+- **Commits only past finished work.** Faust's ``Consumer._new_offset`` and
+  ``Consumer._add_gap`` are replaced; the rule they follow is
+  :func:`agents.offsets.next_commit` (why: that module's docstring).
+- **Idempotent produces.** Faust's aiokafka transport gets a producer whose private
+  ``_settings_extra`` turns idempotence on (Faust does so only with ``exactly_once``; a
+  produce retried across a broker restart otherwise doubled an alert).
+- **Metadata that keeps its topics.** aiokafka's ``AIOKafkaClient.add_topic`` keeps the
+  topics the client knows when it meets a new one. An aiokafka client asks for every
+  topic's metadata while its tracked set is empty; the first send to an unknown topic
+  narrows the set to that one topic, the next metadata answer replaces the client's view
+  of the cluster, and a record already queued for a partition of another topic is never
+  sent (seen as a notifier hang after a live rule push declared a new route topic;
+  ``tests/integration/test_producer_metadata.py`` reproduces it with a plain producer).
+
+Reads and writes of private state (each used by one caller, named there):
+
+- :class:`ConsumerBooks`: Faust consumer's acknowledged, committed and read offsets, its
+  unacknowledged messages and its log gaps (offset rules, the stall watch, liveness).
+- :func:`producer_buffer_idle`: whether Faust's producer-buffer task waits for work
+  (the notifier's flush barrier).
+- :func:`act_for`: Faust's current event, which decides a table write's changelog
+  partition (the notifier's batch writes).
+- :func:`refresh_metadata`: aiokafka's forced metadata refresh, for the partitions of a
+  topic a consumer does not subscribe to (reading topics to their end).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import weakref
+from collections.abc import Mapping, MutableSequence
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.client import AIOKafkaClient
+
+from agents.offsets import next_commit
+
+if TYPE_CHECKING:  # Faust loads only where a worker runs: the CLI's clients need aiokafka
+    from faust.types import TP
+
+#: The versions every reach below was written and tested against (pyproject's exact pins).
+SUPPORTED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+
+_stock_add_topic = AIOKafkaClient.add_topic
+
+
+class UnsupportedVersion(RuntimeError):
+    """A faust-streaming or aiokafka other than the pinned one is installed."""
+
+
+def check_versions(installed: Mapping[str, str] | None = None) -> None:
+    """Refuse to patch libraries whose versions this module was not written for."""
+    found = installed if installed is not None else _installed()
+    wrong = {
+        name: found.get(name) for name, version in SUPPORTED.items() if found.get(name) != version
+    }
+    if wrong:
+        have = ", ".join(f"{name} {version or '(missing)'}" for name, version in wrong.items())
+        want = " and ".join(f"{name}=={version}" for name, version in SUPPORTED.items())
+        raise UnsupportedVersion(
+            f"newsmon's delivery code is written for {want}, found {have}: install with "
+            "`pip install -c constraints.txt .` (make install does)"
+        )
+
+
+def _installed() -> dict[str, str]:
+    versions = {}
+    for name in SUPPORTED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def install() -> None:
+    """Every patch, for a worker: safe commits, idempotent produces, metadata fix."""
+    check_versions()
+    from faust.transport.consumer import Consumer
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    for name in ("_new_offset", "_add_gap"):
+        if not callable(getattr(Consumer, name, None)):
+            raise UnsupportedVersion(f"faust-streaming: Consumer.{name} is missing")
+    setattr(Consumer, "_new_offset", _new_offset)  # noqa: B010 - a patch, not an assignment
+    setattr(Consumer, "_add_gap", _add_gap)  # noqa: B010
+    if not issubclass(faust_aiokafka.Transport.Producer, _IdempotentProducerMixin):
+        base = faust_aiokafka.Transport.Producer
+        faust_aiokafka.Transport.Producer = type(
+            "IdempotentProducer", (_IdempotentProducerMixin, base), {}
+        )
+    install_client_fix()
+
+
+def install_client_fix() -> None:
+    """The metadata patch alone, for newsmon's own aiokafka clients (no Faust needed)."""
+    check_versions()
+    if not callable(getattr(AIOKafkaClient, "add_topic", None)):
+        raise UnsupportedVersion("aiokafka: AIOKafkaClient.add_topic is missing")
+    setattr(AIOKafkaClient, "add_topic", _add_topic_keeping_known)  # noqa: B010 - a patch
+
+
+def _add_topic_keeping_known(self: Any, topic: str) -> Any:
+    if not self._topics:  # tracking every topic: name the ones known, not only the new one
+        self._topics = set(self.cluster.topics())
+    return _stock_add_topic(self, topic)
+
+
+class _IdempotentProducerMixin:
+    def _settings_extra(self) -> dict[str, Any]:
+        return {"acks": "all", "enable_idempotence": True}
+
+
+def _new_offset(self: Any, tp: TP) -> int | None:
+    acked: MutableSequence[int] = self._acked[tp]
+    offset = next_commit(self._committed_offset[tp], acked, self._gap[tp])
+    if offset is not None:
+        acked[:] = sorted(o for o in acked if o >= offset)
+        index: set[int] = self._acked_index[tp]
+        index.difference_update([o for o in index if o < offset])
+        self._gap[tp].chop(0, offset)
+    return offset
+
+
+async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
+    """Ignore Faust's guess: a jump in the offsets it delivered is not proof of a gap.
+
+    Gaps are only taken from the broker (:func:`agents.offsets.release`).
+    """
+
+
+class ConsumerBooks:
+    """Faust consumer's offset bookkeeping, as the offset rules and liveness read it."""
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+
+    @property
+    def acked(self) -> Mapping[TP, MutableSequence[int]]:
+        """Acknowledged offsets not yet committed, per partition."""
+        acked: Mapping[TP, MutableSequence[int]] = self._consumer._acked
+        return acked
+
+    @property
+    def committed(self) -> Mapping[TP, int | None]:
+        """The committed offset (the next to read after a restart), per partition."""
+        committed: Mapping[TP, int | None] = self._consumer._committed_offset
+        return committed
+
+    @property
+    def read(self) -> Mapping[TP, int | None]:
+        """The last offset read, per partition."""
+        read: Mapping[TP, int | None] = self._consumer._read_offset
+        return read
+
+    def in_flight_below(self, tp: TP, offset: int) -> bool:
+        """Whether a message of ``tp`` before ``offset`` is delivered but not acknowledged."""
+        return any(
+            m.tp == tp and m.offset < offset and not m.acked
+            for m in list(self._consumer._unacked_messages)
+        )
+
+    def add_gap(self, tp: TP, start: int, end: int) -> None:
+        """Record offsets ``start``..``end - 1`` as holding no record (commits pass them)."""
+        self._consumer._gap[tp].addi(start, end)
+
+
+def producer_buffer_idle(buffer: Any) -> bool:
+    """Whether the task draining Faust's producer buffer waits for more (nothing in hand)."""
+    return bool(buffer.pending._getters)
+
+
+def act_for(event: Any) -> None:
+    """Make ``event`` Faust's current event: table writes go to its changelog partition."""
+    from faust.streams import _current_event
+
+    _current_event.set(weakref.ref(event))
+
+
+async def refresh_metadata(consumer: AIOKafkaConsumer) -> None:
+    """Fetch fresh cluster metadata, so ``partitions_for_topic`` sees any topic."""
+    await consumer._client.force_metadata_update()
