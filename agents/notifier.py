@@ -5,7 +5,7 @@ and its story state lives in that partition of a changelog-backed Faust table: s
 workers agree because each rule has exactly one owner at a time, and a new owner after a
 rebalance restores the state from the changelog.
 
-Exactly one alert per story, across crashes (README "Delivery guarantees"): the
+Exactly one alert per story, across crashes (docs/delivery.md): the
 notifier marks each alert of a batch *pending* and records its story in the table,
 flushes the changelog, sends the batch's alerts and waits for every acknowledgement,
 then clears the marks. The table is written once per key and batch, a rule's mark

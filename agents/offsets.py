@@ -1,4 +1,4 @@
-"""Offsets are committed only past work that is done (README "Delivery guarantees").
+"""Offsets are committed only past work that is done (docs/delivery.md).
 
 Faust commits, per partition, the run of acknowledged offsets that follows the committed
 one. Two details of its bookkeeping can commit past a record that was never processed,

@@ -1,6 +1,6 @@
 """Settings: the only reader of the environment.
 
-Every setting is a ``NEWSMON_*`` variable (table in the README, same names in
+Every setting is a ``NEWSMON_*`` variable (table in docs/configuration.md, same names in
 docker-compose.yml). :func:`load_settings` resolves them once into a frozen object;
 a bad value stops start-up with the variable's name. Secrets are masked when printed.
 """

@@ -1,6 +1,6 @@
 """Articles: the record every stage passes on, and how raw input becomes one.
 
-The wire contract (README, ``monitor/schemas/article.schema.json``): a JSON object with
+The wire contract (docs/records.md, ``monitor/schemas/article.schema.json``): a JSON object with
 ``id``, ``title``, ``body``, ``url``, ``source``, ``published_at`` (ISO 8601 with a zone)
 and ``language``; unknown fields are kept. Either ``title`` or ``body`` may be empty or
 missing, not both. A missing id is derived from the content, so replaying the same

@@ -1,6 +1,6 @@
 """Watch-rule files: ``parse_rules(text, path, known_topics) -> RuleSet``.
 
-A rule file lists watchlists, each with rules (README "Writing rules")::
+A rule file lists watchlists, each with rules (docs/rules.md)::
 
     watchlists:
       - name: ukraine-air-defence      # lowercase letters, digits, '-', '.'

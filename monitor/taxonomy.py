@@ -6,7 +6,7 @@ weight times the weight of the field it is in (title > lead > body), counting at
 ``a`` and a word of ``b`` stand within ``within`` words of each other. Terms may be
 negative. An occurrence inside an ``exclude`` context ("coalition government") counts
 for nothing. The topic applies when the score reaches ``threshold`` and at least
-``min_terms`` distinct positive terms or pairs contributed. See README "Taxonomy".
+``min_terms`` distinct positive terms or pairs contributed. See docs/taxonomy.md.
 
 Context on a term (format version 2, all optional, absent keys keep version 1 meaning):
 

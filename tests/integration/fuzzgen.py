@@ -2,8 +2,8 @@
 
 Hypothesis draws small pools (text fragments, JSON values) once, derandomized; a
 ``random.Random(seed)`` then builds thousands of messages from them, which is fast.
-Each bad case carries the dead-letter reason the contract promises (README, "Dead
-letters"); each valid case carries the article id the tagger must publish. Labels come
+Each bad case carries the dead-letter reason the contract promises (docs/records.md, dead
+letters); each valid case carries the article id the tagger must publish. Labels come
 from the contract and Python's own JSON and UTF-8 parsers, never from ``decode_article``.
 """
 

@@ -26,7 +26,7 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 CONFIGS = [PROMETHEUS / "prometheus.yml", PROMETHEUS / "prometheus.local.yml"]
 RULES = PROMETHEUS / "rules" / "newsmon.rules.yml"
 RULE_TESTS = PROMETHEUS / "tests" / "newsmon.rules.test.yml"
-RUNBOOK = PROMETHEUS.parent.parent / "README.md"
+RUNBOOK = ROOT / "docs" / "operations.md"
 ALERTS = {
     "NewsmonWorkerDown",
     "NewsmonConsumerLagGrowing",
@@ -130,7 +130,7 @@ def test_the_alerts_are_labelled_annotated_and_have_a_runbook_section() -> None:
         notes = alert["annotations"]
         assert notes["summary"], alert["alert"]
         assert notes["description"], alert["alert"]
-        assert notes["runbook"] == f"README.md#{alert['alert'].lower()}"
+        assert notes["runbook"] == f"docs/operations.md#{alert['alert'].lower()}"
         assert alert["alert"] in headings, f"no runbook section for {alert['alert']}"
 
 
