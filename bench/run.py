@@ -6,7 +6,7 @@ Measures in one run, on the same articles: spaCy references (blank tokenizer, ``
 with newsmon's NER pipeline), a raw aiokafka pass-through, newsmon offline (NER off/on),
 newsmon end to end through worker processes (NER off/on, one and two workers), alert
 freshness at half the sustained rate, rule scaling (10 / 1,000 / 10,000 rules) and
-worker peak RSS. Writes ``bench/results/latest.json`` and ``latest.md``. See README.md.
+worker peak RSS. Writes ``bench/results/latest.json`` and ``latest.md``. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class Mode:
     scale_out: tuple[str, ...]  # models run with two workers
 
 
-QUICK = Mode("quick", 300, 60, 600, 3, 20, ("en_core_web_sm",))
-FULL = Mode("full", 2000, 200, 4000, 3, 60, ("en_core_web_sm", "blank"))
+QUICK = Mode("quick", 300, 60, 600, 5, 20, ("en_core_web_sm",))
+FULL = Mode("full", 2000, 200, 4000, 5, 60, ("en_core_web_sm", "blank"))
 LABELS = {"blank": "blank", "en_core_web_sm": "ner"}
 
 
