@@ -8,11 +8,12 @@ that moment to their end, looking for the alert's key.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import aclosing
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.internals import refresh_metadata
-from agents.kafka import client_options
+from agents.kafka import read_to_end, reader
 from agents.settings import Settings
 
 _MARGIN_MS = 60_000  # clock skew between the worker and the broker's timestamps
@@ -35,13 +36,7 @@ async def keys_held(
     """
     held: dict[str, set[bytes]] = {}
     for topic, keys in wanted.items():  # one consumer per topic: a re-assigned one missed records
-        consumer = AIOKafkaConsumer(
-            **client_options(settings),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-        )
+        consumer = reader(settings)
         await consumer.start()
         try:
             held[topic] = await _scan(consumer, topic, set(keys), int(since * 1000) - _MARGIN_MS)
@@ -58,17 +53,12 @@ async def _scan(
     found: set[bytes] = set()
     if not partitions:
         return found
-    consumer.assign(partitions)
     ends = await consumer.end_offsets(partitions)
-    starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
-    remaining = set()
-    for tp in partitions:
-        start = starts[tp].offset if starts[tp] is not None else ends[tp]
-        consumer.seek(tp, start)
-        if start < ends[tp]:
-            remaining.add(tp)
-    while remaining and found != keys:
-        for messages in (await consumer.getmany(*remaining, timeout_ms=1000)).values():
-            found.update(m.key for m in messages if m.key in keys)
-        remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+    times = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+    starts = {tp: ends[tp] if at is None else at.offset for tp, at in times.items()}
+    async with aclosing(read_to_end(consumer, partitions, starts)) as batches:
+        async for batch in batches:
+            found.update(m.key for m in batch if m.key in keys)
+            if found == keys:
+                break
     return found

@@ -21,7 +21,7 @@ from agents.alertlog import keys_held
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.internals import ConsumerBooks, producer_buffer_idle
-from agents.kafka import client_options, ensure_topics, ssl_context
+from agents.kafka import ensure_topics, ssl_context
 from agents.liveness import Progress
 from agents.metrics import Metrics
 from agents.notifier import process_candidates
@@ -273,7 +273,7 @@ def _wire(app: Any, ctx: Context) -> None:
         books = ConsumerBooks(app.consumer)
         for tp, offset in held.stalled(books, time.monotonic()).items():
             if tp in assigned:
-                await release(app.consumer, books, tp, offset, client_options(settings))
+                await release(app.consumer, books, tp, offset, settings)
 
     if settings.stall_timeout:
         _stop_when_stalled(

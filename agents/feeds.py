@@ -10,35 +10,22 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from agents.kafka import client_options
+from agents.kafka import read_to_end, reader
 from agents.settings import Settings
 
 Handler = Callable[[Sequence[Any]], Awaitable[None] | None]
 
 
-def _consumer(settings: Settings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-
-
 async def read_all(settings: Settings, topic: str) -> list[Any]:
     """Every record now on partition 0 of ``topic``, oldest first."""
-    consumer, partition = _consumer(settings), TopicPartition(topic, 0)
+    consumer = reader(settings, committed_only=False)
     await consumer.start()
     try:
-        consumer.assign([partition])
-        end = (await consumer.end_offsets([partition]))[partition]
-        await consumer.seek_to_beginning(partition)
         records: list[Any] = []
-        while await consumer.position(partition) < end:
-            batch = await consumer.getmany(partition, timeout_ms=1000)
-            records.extend(batch.get(partition, []))
+        async for batch in read_to_end(consumer, [TopicPartition(topic, 0)]):
+            records.extend(batch)
         return records
     finally:
         await consumer.stop()
@@ -46,7 +33,7 @@ async def read_all(settings: Settings, topic: str) -> list[Any]:
 
 async def follow(settings: Settings, topic: str, handle: Handler) -> None:
     """Hand every batch of records of ``topic`` to ``handle``, from the beginning, forever."""
-    consumer, partition = _consumer(settings), TopicPartition(topic, 0)
+    consumer, partition = reader(settings, committed_only=False), TopicPartition(topic, 0)
     await consumer.start()
     try:
         consumer.assign([partition])

@@ -44,8 +44,6 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
 
-from agents.offsets import next_commit
-
 if TYPE_CHECKING:  # Faust loads only where a worker runs: the CLI's clients need aiokafka
     from faust.types import TP
 
@@ -123,6 +121,8 @@ class _IdempotentProducerMixin:
 
 
 def _new_offset(self: Any, tp: TP) -> int | None:
+    from agents.offsets import next_commit  # offsets builds clients with agents.kafka: no cycle
+
     acked: MutableSequence[int] = self._acked[tp]
     offset = next_commit(self._committed_offset[tp], acked, self._gap[tp])
     if offset is not None:

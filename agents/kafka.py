@@ -1,4 +1,5 @@
-"""Kafka clients built from the settings: connection options and topic creation.
+"""Kafka clients built from the settings: connection options, the one reader and writer
+factories, reading partitions to their end, and topic creation.
 
 Also the words for a refused connection: when the broker rejects our TLS or SASL
 handshake, :func:`probe_refusal` names the setting to check, never a secret.
@@ -9,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
@@ -116,6 +117,56 @@ async def probe_refusal(settings: Settings, timeout: float = 10) -> tuple[str, s
         return (server, reason) if reason else None
     conn.close()
     return None
+
+
+def reader(
+    settings: Settings,
+    *topics: str,
+    from_beginning: bool = True,
+    committed_only: bool = True,
+) -> AIOKafkaConsumer:
+    """A consumer outside every group (each reader sees every record; nothing committed).
+
+    ``committed_only`` reads with ``read_committed``: records of aborted or open
+    transactions are never seen. With ``topics`` it subscribes; without, the caller assigns.
+    """
+    install_client_fix()
+    return AIOKafkaConsumer(
+        *topics,
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
+    )
+
+
+async def read_to_end(
+    consumer: AIOKafkaConsumer,
+    partitions: Iterable[TopicPartition],
+    starts: Mapping[TopicPartition, int] | None = None,
+) -> AsyncGenerator[list[Any], None]:
+    """Batches of records of ``partitions``, from ``starts`` (else the beginning) to their
+    end offsets as they were when reading began; stop iterating to stop early.
+
+    The end is checked on every partition after each fetch, not only on those that
+    returned records, so a partition whose last offsets hold no record (transaction
+    markers) does not keep the reading going.
+    """
+    wanted = list(partitions)
+    consumer.assign(wanted)
+    ends = await consumer.end_offsets(wanted)
+    for tp in wanted:
+        if starts is not None and tp in starts:
+            consumer.seek(tp, starts[tp])
+        else:
+            await consumer.seek_to_beginning(tp)
+    remaining = {tp for tp in wanted if await consumer.position(tp) < ends[tp]}
+    while remaining:
+        fetched = await consumer.getmany(*remaining, timeout_ms=1000)
+        for tp, records in fetched.items():
+            yield [r for r in records if r.offset < ends[tp]]
+        remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
 
 
 def idempotent_producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:

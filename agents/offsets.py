@@ -33,8 +33,11 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from intervaltree import IntervalTree
+
+from agents.kafka import reader
+from agents.settings import Settings
 
 if TYPE_CHECKING:
     from faust.types import TP
@@ -119,25 +122,23 @@ async def rewind(consumer: Any, tp: TP, offset: int) -> None:
 
 
 async def release(
-    consumer: Any, books: ConsumerBooks, tp: TP, offset: int, options: dict[str, Any]
+    consumer: Any, books: ConsumerBooks, tp: TP, offset: int, settings: Settings
 ) -> None:
     """Free a commit held at ``offset``: a confirmed gap is passed over, a record re-fetched."""
-    first = await first_record_at(options, tp, offset)
+    first = await first_record_at(settings, tp, offset)
     if first > offset:  # no record there: the broker confirms a gap
         books.add_gap(tp, offset, first)
     else:
         await rewind(consumer, tp, offset)
 
 
-async def first_record_at(options: dict[str, Any], tp: TP, offset: int) -> int:
+async def first_record_at(settings: Settings, tp: TP, offset: int) -> int:
     """The offset of the first committed record at or after ``offset`` (the end if none).
 
     Asked of the broker with a consumer of its own: offsets before it hold no record
     (transaction markers, aborted or compacted records) and may be committed over.
     """
-    consumer = AIOKafkaConsumer(
-        **options, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    consumer = reader(settings)
     await consumer.start()
     try:
         partition = TopicPartition(tp.topic, tp.partition)

@@ -13,10 +13,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from agents.feeds import follow, read_all
-from agents.kafka import client_options
+from agents.kafka import idempotent_producer
 from agents.settings import Settings
 from agents.topics import RULES, resolve
 from monitor.errors import DefinitionError
@@ -49,7 +47,7 @@ async def push_ruleset(
     settings: Settings, ruleset: RuleSet, origin: str, pushed_at: datetime
 ) -> None:
     """Publish a rule set to the rules topic and wait until the broker has it."""
-    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
+    producer = idempotent_producer(settings)
     try:
         await producer.start()
         await producer.send_and_wait(

@@ -11,10 +11,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from agents.feeds import follow, read_all
-from agents.kafka import client_options
+from agents.kafka import idempotent_producer
 from agents.settings import Settings
 from agents.topics import SILENCES, resolve
 from monitor.silences import Silence, silence_from_json
@@ -35,7 +33,7 @@ def _decode(records: Sequence[Any]) -> dict[str, Silence]:
 
 
 async def publish_silence(settings: Settings, silence: Silence) -> None:
-    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
+    producer = idempotent_producer(settings)
     try:
         await producer.start()
         await producer.send_and_wait(

@@ -7,11 +7,10 @@ import json
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.text import Text
 
-from agents.kafka import client_options
+from agents.kafka import reader
 from agents.settings import Settings
 from agents.topics import ALERTS, ROUTE, resolve
 from monitor.rules import SEVERITIES
@@ -74,14 +73,7 @@ async def tail(
     one was shown) ``idle`` seconds passed without another."""
     console = console or Console()
     spec_name = resolve(ROUTE, settings, route).name if route else resolve(ALERTS, settings).name
-    consumer = AIOKafkaConsumer(
-        spec_name,
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-        isolation_level="read_committed",
-    )
+    consumer = reader(settings, spec_name, from_beginning=from_beginning)
     await consumer.start()
     shown, deadline = 0, (time.monotonic() + timeout) if timeout else None
     last = time.monotonic()

@@ -11,7 +11,7 @@ from queue import Queue
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.internals import refresh_metadata
-from agents.kafka import client_options
+from agents.kafka import read_to_end, reader
 from agents.settings import Settings
 from monitor.article import Article, decode_article
 from monitor.errors import InvalidArticle
@@ -25,26 +25,12 @@ class TopicMissing(Exception):
 
 
 async def _read(settings: Settings, topic: str, out: Queue[_Item]) -> None:
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
+    consumer = reader(settings)
     try:
         await consumer.start()
-        partitions = await _partitions(consumer, topic)
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        remaining = {p for p in partitions if ends[p] > 0}
-        while remaining:
-            for messages in (await consumer.getmany(timeout_ms=1000)).values():
-                for message in messages:
-                    _put(message.value or b"", settings, out)
-            # Every remaining partition, not only those that returned records this time.
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+        async for batch in read_to_end(consumer, await _partitions(consumer, topic)):
+            for message in batch:
+                _put(message.value or b"", settings, out)
     except Exception as exc:
         out.put(exc)
     finally:

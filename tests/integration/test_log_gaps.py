@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from faust.types import TP
 
 from agents.offsets import first_record_at
+from agents.settings import load_settings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.broker
@@ -38,11 +39,11 @@ def test_the_first_record_at_an_offset_skips_markers_and_aborted_records(
 ) -> None:
     topic = f"gaps{free_port()}"
     asyncio.run(_transactional_log(bootstrap, topic))
-    options = {"bootstrap_servers": bootstrap}
+    settings = load_settings({}, kafka_bootstrap=bootstrap)
     tp = TP(topic, 0)
 
     def first(offset: int) -> int:
-        return asyncio.run(first_record_at(options, tp, offset))
+        return asyncio.run(first_record_at(settings, tp, offset))
 
     assert first(0) == 0  # a record: to be fetched again, never committed over
     assert first(1) == 1
