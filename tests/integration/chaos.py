@@ -26,6 +26,7 @@ from tests.integration.processes import Worker, supervise, wait_for, warnings_in
 RULES = """\
 watchlists:
   - name: chaos
+    route: alerts.chaos
     rules:
       - id: chaos-marker
         query: '"chaos marker"'

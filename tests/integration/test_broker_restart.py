@@ -105,11 +105,13 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         replayed = run_newsmon(env, "replay", str(write_feed(tmp_path / "b.jsonl", after)))
         assert replayed.returncode == 0, replayed.stderr
         counts = alerts_by_article(bootstrap, "restart.news.alerts", len(records))
+        routed = alerts_by_article(bootstrap, "restart.alerts.chaos", len(records))
         wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
         wait_for_commits(bootstrap, "restart.", workers, tmp_path)
     finally:
         codes = [stop(w) for w in workers]
     expected = {r["id"] for r in records}
-    assert expected - set(counts) == set(), "alerts missing after the broker restart"
-    assert [a for a, n in counts.items() if n > 1] == [], "alerts doubled"
+    for topic, found in (("news.alerts", counts), ("alerts.chaos", routed)):
+        assert expected - set(found) == set(), f"{topic}: alerts missing after the restart"
+        assert [a for a, n in found.items() if n > 1] == [], f"{topic}: alerts doubled"
     assert codes[-1] == 0

@@ -79,16 +79,19 @@ def _replay(env: dict[str, str], feed: Path) -> subprocess.Popen[bytes]:
 def _assert_exactly_once(
     env: dict[str, str], expected: set[str], workers: list[Worker], workdir: Path
 ) -> None:
-    counts = alerts_by_article(
-        env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"] + "news.alerts", len(expected)
-    )
-    missing = expected - set(counts)
-    doubled = {article: n for article, n in counts.items() if n > 1}
-    if missing:
-        lost = where_lost(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"], missing)
-        raise AssertionError(f"{len(missing)} alerts missing, e.g. {sorted(missing)[:5]}; {lost}")
-    assert not doubled, f"{len(doubled)} alerts raised more than once: {list(doubled)[:5]}"
-    assert set(counts) == expected
+    bootstrap, prefix = env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"]
+    # Every alert once on news.alerts and once on its watchlist's route topic.
+    for topic in ("news.alerts", "alerts.chaos"):
+        counts = alerts_by_article(bootstrap, prefix + topic, len(expected))
+        missing = expected - set(counts)
+        doubled = {article: n for article, n in counts.items() if n > 1}
+        if missing:
+            lost = where_lost(bootstrap, prefix, missing)
+            raise AssertionError(
+                f"{topic}: {len(missing)} alerts missing, e.g. {sorted(missing)[:5]}; {lost}"
+            )
+        assert not doubled, f"{topic}: {len(doubled)} raised more than once: {list(doubled)[:5]}"
+        assert set(counts) == expected, topic
     # Nothing is held back either: the commits reach the end of every input topic (a
     # killed member holds its partitions until its session expires, 60 s).
     wait_for_commits(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"], workers, workdir)
@@ -154,6 +157,7 @@ def test_a_worker_joining_and_one_leaving_lose_and_double_nothing(
     replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
     time.sleep(COUNT / RATE / 4)
     workers.append(start_worker(chaos_env, free_port(), tmp_path))  # rebalance: join
+    wait_owning(workers[-1])  # the joiner is shown to take a share of the partitions
     time.sleep(COUNT / RATE / 4)
     assert stop(workers[0]) == 0  # rebalance: leave, gracefully
     assert replay.wait(600) == 0
