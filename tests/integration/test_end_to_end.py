@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,14 @@ from tests.integration.processes import (
 )
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+#: The seed's alerts under the default watchlists, rule id -> route topic (the offline path,
+#: `newsmon rules test monitor/data/watchlists.yaml --against seeds/`, gives the same four).
+SEED_ALERTS = {
+    "us-air-defence-pause": "alerts.air-defence",
+    "ceasefire-talks-stall": "alerts.ceasefire-talks",
+    "coalition-summit": "alerts.coalition",
+    "coalition-reassurance-force": "alerts.coalition",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +61,12 @@ def _alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in kcat_read(bootstrap, topic)]
 
 
+def _at_least(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]] | None:
+    """The alerts on ``topic`` once there are ``count`` of them (more fail the caller)."""
+    found = _alerts(bootstrap, topic)
+    return found if len(found) >= count else None
+
+
 def test_seed_article_raises_an_alert_read_by_kcat(
     e2e: tuple[Worker, str], bootstrap: str, alert_schema: Any
 ) -> None:
@@ -61,8 +76,22 @@ def test_seed_article_raises_an_alert_read_by_kcat(
     assert "replayed 1 articles" in replayed.stderr
 
     alerts = wait_for(
-        lambda: _alerts(bootstrap, f"{prefix}news.alerts"), 120, "an alert on news.alerts"
+        partial(_at_least, bootstrap, f"{prefix}news.alerts", len(SEED_ALERTS)),
+        120,
+        "the seed's four alerts on news.alerts",
     )
+    # Exactly the alerts the offline path gives (`newsmon rules test`), each once, and each
+    # once more on its watchlist's route topic.
+    assert sorted(a["rule"]["id"] for a in alerts) == sorted(SEED_ALERTS)
+    for route in sorted(set(SEED_ALERTS.values())):
+        wanted = sorted(rule for rule, to in SEED_ALERTS.items() if to == route)
+        copies = wait_for(
+            partial(_at_least, bootstrap, prefix + route, len(wanted)),
+            60,
+            f"the seed's alerts on {route}",
+        )
+        assert sorted(a["rule"]["id"] for a in copies) == wanted, route
+        assert {a["alert_id"] for a in copies} <= {a["alert_id"] for a in alerts}
     seed = article_from_text(SEED.read_text(encoding="utf-8"))
     for alert in alerts:
         alert_schema.validate(alert)
@@ -76,6 +105,7 @@ def test_seed_article_raises_an_alert_read_by_kcat(
             assert " ".join(found.split()) in match["snippet"]
     canonical = {e["canonical"] for e in alerts[0]["entities"]}
     assert {"Emmanuel Macron", "Keir Starmer", "Volodymyr Zelenskyy", "Donald Trump"} <= canonical
+    assert {"Rome", "Moscow", "London"} <= canonical  # not in the alias table: NER ran
 
     rule_routes = {a["rule"]["watchlist"] for a in alerts}
     assert rule_routes, "alerts name their watchlist"

@@ -173,3 +173,5 @@ def test_seed_article_entities_with_ner() -> None:
     article = article_from_text(SEED.read_text(encoding="utf-8"))
     canonical = {e.canonical for e in pipeline.analyze_one(article).entities}
     assert {"Emmanuel Macron", "Keir Starmer", "Volodymyr Zelenskyy", "Donald Trump"} <= canonical
+    # Places the alias table does not list: only the trained NER finds them.
+    assert {"Rome", "Moscow", "London"} <= canonical
