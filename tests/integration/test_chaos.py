@@ -127,6 +127,7 @@ def test_sigkilled_workers_lose_and_double_nothing(
     workers.append(start_worker(chaos_env, port, tmp_path))
     replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
     duration = COUNT / RATE
+    left_behind = []  # per kill: records on the killed worker's partitions not committed
     for kill in range(KILLS):
         # A kill lands once the worker has taken articles (or has nothing left to take).
         wait_for(
@@ -137,10 +138,14 @@ def test_sigkilled_workers_lose_and_double_nothing(
         time.sleep(rng.uniform(0.15, 0.8) * duration / KILLS)
         workers[-1].process.send_signal(signal.SIGKILL)
         workers[-1].process.wait(30)
+        # The only member is dead: what its group has not committed now, it left undone.
+        bootstrap, prefix = chaos_env["NEWSMON_KAFKA_BOOTSTRAP"], chaos_env["NEWSMON_TOPIC_PREFIX"]
+        left_behind.append(sum(uncommitted(bootstrap, prefix).values()))
         workers.append(start_worker(chaos_env, port, tmp_path, wait=False))
         wait_healthy(workers[-1])
         assert replay.poll() in (None, 0), f"replay failed after kill {kill + 1}"
     assert replay.wait(600) == 0
+    assert any(left_behind), f"no kill landed on uncommitted work: {left_behind}"
     _assert_exactly_once(chaos_env, {r["id"] for r in records}, workers, tmp_path)
     # A SIGTERM that lands while the worker still waits for its group to rebalance (the
     # killed member's session must expire first) blocks in the client until the join
