@@ -62,7 +62,7 @@ def test_further_readings_go_to_someone_who_has_not_read_it() -> None:
 
 def test_cohen_kappa() -> None:
     assert cohen_kappa([(True, True), (False, False)] * 5) == 1.0
-    # 20 items: agree yes 6, agree no 10, disagree 4 -> p_o 0.8, p_e 0.5 * ... by hand:
+    # 20 items: 6 agree yes, 10 agree no, 4 disagree; kappa from its definition:
     pairs = [(True, True)] * 6 + [(False, False)] * 10 + [(True, False)] * 2 + [(False, True)] * 2
     p_o, p_yes = 16 / 20, 8 / 20
     p_e = p_yes * p_yes + (1 - p_yes) * (1 - p_yes)
