@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import random
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from monitor.article import Article
 from monitor.nlp import load_pipeline
 from monitor.story import MAX_DISTANCE, bands, distance, fingerprint, story_fields
-from tests.integration.processes import Worker, supervise, wait_for, warnings_in
+from tests.integration.processes import (
+    Worker,
+    harness_restarts,
+    supervise,
+    wait_for,
+    warnings_in,
+)
 
 RULES = """\
 watchlists:
@@ -246,3 +253,10 @@ def wait_for_commits(
             f"worker logs:\n{warnings_in(workers)}"
         ),
     )
+    if restarts := harness_restarts(workers):
+        # Reported, not failed: a stalled worker exiting to be restarted is the designed
+        # way out (NEWSMON_STALL_TIMEOUT); the test still required every alert once.
+        warnings.warn(
+            f"{restarts} worker(s) exited with an error and were restarted by the harness",
+            stacklevel=2,
+        )

@@ -140,8 +140,17 @@ def supervise(workers: list[Worker], workdir: Path) -> None:
     code = worker.process.poll()
     if code not in (None, 0, -signal.SIGKILL):
         with worker.log.open("a") as log:
-            log.write(f"[test] [WARNING] worker exited with {code}: restarted by the test\n")
+            log.write(f"[test] [WARNING] worker exited with {code}: {_RESTARTED}\n")
         workers.append(start_worker(worker.env, worker.port, workdir, wait=False))
+
+
+_RESTARTED = "restarted by the test"
+
+
+def harness_restarts(workers: list[Worker]) -> int:
+    """How many times :func:`supervise` restarted one of these workers (from their logs)."""
+    logs = dict.fromkeys(w.log for w in workers)
+    return sum(log.read_text(errors="replace").count(_RESTARTED) for log in logs)
 
 
 def warnings_in(workers: list[Worker], lines: int = 25) -> str:
