@@ -96,9 +96,11 @@ class TopicClassifier:
 
     def confidence(self, found: Mapping[str, float]) -> float:
         weights = self.weights
-        margin = self.bias
-        for name in found.keys() & weights.keys():  # a C-level intersection: few are known
-            margin += found[name] * weights[name]
+        # A C-level intersection (few features are known); fsum is exact whatever the
+        # order, so the stream and a backtest in another process compute the same value.
+        margin = math.fsum(
+            [self.bias, *(found[name] * weights[name] for name in found.keys() & weights.keys())]
+        )
         return _sigmoid(self.slope * margin + self.intercept)
 
 
