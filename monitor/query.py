@@ -45,7 +45,8 @@ Found = tuple[Field, Hit]
 class Facts:
     """What a query can ask about one article.
 
-    ``hits`` maps each term pattern to its occurrences; ``entities`` holds canonical
+    ``hits`` maps each term pattern that occurs to its occurrences (a pattern with none
+    is not a key, so ``in`` answers without building positions); ``entities`` holds canonical
     names and ``source`` the source, both case-folded.
     """
 
@@ -130,11 +131,12 @@ def _witnesses(node: Node, facts: Facts) -> Iterable[tuple[Term, Field, Hit]]:
 
 
 def _occurs(term: Term, facts: Facts) -> bool:
+    if term.fields == FIELDS:
+        # Presence alone: the occurrences (positions) are built only if evidence asks.
+        return term.pattern in facts.hits
     occurrences = facts.hits.get(term.pattern)
     if not occurrences:
         return False
-    if term.fields == FIELDS:
-        return True
     return any(field.name in term.fields for field, _ in occurrences)
 
 
