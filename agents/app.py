@@ -16,8 +16,8 @@ from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agents import internals
-from agents.alerter import process_tagged
 from agents.alertlog import keys_held
+from agents.analyser import process_articles
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.internals import ConsumerBooks, producer_buffer_idle
@@ -29,7 +29,6 @@ from agents.offsets import StallWatch, release, withheld_unless_done
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
-from agents.tagger import process_articles
 from agents.topics import (
     ALERTS,
     ARTICLES,
@@ -41,7 +40,7 @@ from agents.topics import (
     resolve,
     route_topics,
 )
-from monitor.nlp import BLANK, load_pipeline
+from monitor.nlp import load_pipeline
 from monitor.rules import RuleSet, load_rules
 from monitor.tagging import Tagger
 from monitor.taxonomy import load_taxonomy
@@ -127,7 +126,6 @@ def build_context(
         settings=settings,
         metrics=metrics,
         pipeline=pipeline,
-        matcher_pipeline=load_pipeline(BLANK, ner=False, aliases=pipeline.aliases),
         tagger=Tagger(taxonomy, model),
         rules=RulesHolder(rules, origin=origin),
     )
@@ -194,7 +192,7 @@ def create_app(
     registry: CollectorRegistry = REGISTRY,
     deployed: tuple[RuleSet, str] | None = None,
 ) -> faust.App:
-    """The Faust app of a newsmon worker: tagger and alerter agents, metrics, health."""
+    """The Faust app of a newsmon worker: analyser and notifier agents, metrics, health."""
     ctx = build_context(settings, registry, deployed)
     internals.install()  # safe commits, idempotent produces, metadata fix (checks versions)
     app = faust.App(
@@ -249,13 +247,12 @@ def _wire(app: Any, ctx: Context) -> None:
             async with withheld_unless_done(events):
                 await process(events)
 
-    @app.agent(articles, name="newsmon.tagger")
-    async def tag_articles(stream: Any) -> None:
-        await in_batches(stream, lambda events: process_articles(events, ctx, tagged, deadletter))
-
-    @app.agent(tagged, name="newsmon.alerter")
-    async def match_rules(stream: Any) -> None:
-        await in_batches(stream, lambda events: process_tagged(events, ctx, candidates, deadletter))
+    @app.agent(articles, name="newsmon.analyser")
+    async def analyse_articles(stream: Any) -> None:
+        await in_batches(
+            stream,
+            lambda events: process_articles(events, ctx, tagged, candidates, deadletter),
+        )
 
     @app.agent(candidates, name="newsmon.notifier")
     async def notify(stream: Any) -> None:
@@ -276,9 +273,7 @@ def _wire(app: Any, ctx: Context) -> None:
                 await release(app.consumer, books, tp, offset, settings)
 
     if settings.stall_timeout:
-        _stop_when_stalled(
-            app, settings, {t.get_topic_name() for t in (articles, tagged, candidates)}
-        )
+        _stop_when_stalled(app, settings, {t.get_topic_name() for t in (articles, candidates)})
 
     @app.task
     async def deploy_rules() -> None:

@@ -34,8 +34,7 @@ class RulesHolder:
 class Context:
     settings: Settings
     metrics: Metrics
-    pipeline: Pipeline  # the tagger's (NER when configured)
-    matcher_pipeline: Pipeline  # tokenises tagged records without words (older records)
+    pipeline: Pipeline  # the analyser's (NER when configured)
     tagger: Tagger
     rules: RulesHolder
     clock: Callable[[], datetime] = utc_now

@@ -86,6 +86,11 @@ class Settings(BaseModel):
     commit_interval: float = Field(
         0.5, gt=0, le=60, description="Seconds between commits (and transactions)"
     )
+    tagged_words: bool = Field(
+        False,
+        description="Publish each word's offsets on news.tagged (for subscribers that "
+        "rebuild the analysed fields; newsmon itself does not read them)",
+    )
     dedupe_window: float = Field(86_400, gt=0, description="Seconds a story alerts once per rule")
     stall_timeout: float = Field(
         120,

@@ -28,7 +28,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "Kafka"
 if ! bash "$KAFKA" status >/dev/null 2>&1; then bash "$KAFKA" up; kafka_started=1; fi
 
-step "worker (tagger + alerter agents)"
+step "worker (analyser + notifier agents)"
 bash deploy/worker.sh start
 
 step "replaying seeds/ to ${NEWSMON_TOPIC_PREFIX}news.articles"

@@ -1,6 +1,6 @@
 """Backtests: what a rule set would have alerted on, with the stream's own code.
 
-The same ``RuleSet.match`` runs here as in the alerter, on articles analysed and tagged
+The same ``RuleSet.match`` runs here as in the analyser, on articles analysed and tagged
 by the same pipeline, so a backtest shows exactly what the stream would have done
 (before story de-duplication, which depends on arrival order and time).
 """

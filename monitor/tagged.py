@@ -3,9 +3,10 @@
 One JSON object per article: ``{"id", "topics": [{"name", "score", "confidence",
 "evidence": [...]}],
 "entities": [{"text", "label", "canonical", "field", "start", "end"}], "fingerprint"}``;
-on ``news.tagged`` it also carries the ``article`` itself and its ``words`` (per field,
-the character ``starts`` and ``ends`` of each word and the hyphenated ``compounds`` as
-``[first, last]`` word positions), so later stages need nothing else, not even a tokenizer.
+on ``news.tagged`` it also carries the ``article`` itself and, when the worker is asked to
+(``NEWSMON_TAGGED_WORDS``), its ``words`` (per field, the character ``starts`` and
+``ends`` of each word and the hyphenated ``compounds`` as ``[first, last]`` word
+positions), so a subscriber can rebuild the analysed fields without a tokenizer.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class TaggedArticle:
             return None
         return Analyzed(self.article, *self.fields, self.entities)
 
-    def to_json(self, *, with_article: bool = True) -> dict[str, Any]:
+    def to_json(self, *, with_article: bool = True, words: bool = False) -> dict[str, Any]:
+        """The record; ``words`` adds the word offsets (with the article only)."""
         record: dict[str, Any] = {
             "id": self.article.id,
             "topics": [t.to_json() for t in self.topics],
@@ -48,7 +50,7 @@ class TaggedArticle:
         }
         if with_article:
             record["article"] = self.article.to_json()
-            if self.fields is not None:
+            if words and self.fields is not None:
                 record["words"] = {f.name: _words(f) for f in self.fields}
         return record
 

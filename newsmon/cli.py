@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsmon", description=__doc__)
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (NEWSMON_KAFKA_BOOTSTRAP)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("worker", help="run a worker: tagger and alerter agents")
+    commands.add_parser("worker", help="run a worker: analyser and notifier agents")
     replay = commands.add_parser("replay", help="publish articles to the articles topic")
     replay.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SEEDS])
     replay.add_argument(

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agents.alerter import process_tagged
+from agents.analyser import INGESTED_AT, process_articles
 from agents.app import build_context
 from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.notifier import process_candidate, process_candidates
 from agents.settings import load_settings
-from agents.tagger import INGESTED_AT, process_articles
 from monitor.article import article_from_text, encode_article
 from monitor.silences import new_silence
 from tests.agents.fakes import ChangelogTable, FakeSinks, FakeTopic, events
@@ -32,10 +32,17 @@ def _count(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
+async def _analyse(ctx: Context, *values: bytes) -> tuple[FakeTopic, FakeTopic, FakeTopic]:
+    """Run the analyser on messages: what it sent to news.tagged, news.candidates, dead letters."""
+    tagged, candidates = FakeTopic("news.tagged"), FakeTopic("news.candidates")
+    dead = FakeTopic("news.deadletter")
+    await process_articles(events(*values), ctx, tagged, candidates, DeadLetter(dead, ctx.metrics))
+    return tagged, candidates, dead
+
+
 async def _tag(ctx: Context, *values: bytes) -> tuple[FakeTopic, FakeTopic]:
-    sink, dead = FakeTopic("news.tagged"), FakeTopic("news.deadletter")
-    await process_articles(events(*values), ctx, sink, DeadLetter(dead, ctx.metrics))
-    return sink, dead
+    tagged, _, dead = await _analyse(ctx, *values)
+    return tagged, dead
 
 
 async def test_seed_is_tagged_with_its_three_topics(
@@ -76,16 +83,12 @@ async def test_bad_messages_go_to_the_dead_letter_topic_with_provenance(
 
 async def _candidates(ctx: Context) -> FakeTopic:
     seed = article_from_text(SEED.read_text(encoding="utf-8"))
-    tagged, _ = await _tag(ctx, encode_article(seed))
-    sink, dead = FakeTopic("news.candidates"), FakeTopic("news.deadletter")
-    await process_tagged(
-        events(tagged.sent[0].value, topic="news.tagged"), ctx, sink, DeadLetter(dead, ctx.metrics)
-    )
+    _, candidates, dead = await _analyse(ctx, encode_article(seed))
     assert dead.sent == []
-    return sink
+    return candidates
 
 
-async def test_alerter_publishes_one_candidate_per_matching_rule_keyed_by_rule(
+async def test_analyser_publishes_one_candidate_per_matching_rule_keyed_by_rule(
     registry_and_ctx: Any,
 ) -> None:
     _, ctx = registry_and_ctx
@@ -96,24 +99,29 @@ async def test_alerter_publishes_one_candidate_per_matching_rule_keyed_by_rule(
     assert len(set(rule_ids)) == len(rule_ids)
 
 
-async def test_alerter_matches_older_tagged_records_without_words_the_same(
+async def test_candidates_carry_the_article_message_time_as_ingest_time(
     registry_and_ctx: Any,
 ) -> None:
     _, ctx = registry_and_ctx
     seed = article_from_text(SEED.read_text(encoding="utf-8"))
-    tagged, _ = await _tag(ctx, encode_article(seed))
-    older = json.loads(tagged.sent[0].value)
-    del older["words"]  # as published before tagged records carried their words
-    sinks = []
-    for value in (tagged.sent[0].value, json.dumps(older).encode()):
-        sink, dead = FakeTopic("news.candidates"), FakeTopic("news.deadletter")
-        await process_tagged(
-            events(value, topic="news.tagged"), ctx, sink, DeadLetter(dead, ctx.metrics)
-        )
-        assert dead.sent == []
-        sinks.append(sorted(s.value for s in sink.sent))
-    assert sinks[0] == sinks[1]
-    assert len(sinks[0]) >= 2
+    tagged, candidates, _ = await _analyse(ctx, encode_article(seed))
+    header = float(tagged.sent[0].headers[INGESTED_AT])
+    assert header == round(events(b"x")[0].message.timestamp, 3)
+    assert {json.loads(c.value)["ingested_at"] for c in candidates.sent} == {header}
+
+
+async def test_tagged_records_are_lean_unless_words_are_asked_for(
+    registry_and_ctx: Any,
+) -> None:
+    _, ctx = registry_and_ctx
+    seed = encode_article(article_from_text(SEED.read_text(encoding="utf-8")))
+    lean, _, _ = await _analyse(ctx, seed)
+    assert "words" not in json.loads(lean.sent[0].value)
+    wordy_settings = ctx.settings.model_copy(update={"tagged_words": True})
+    wordy, _, _ = await _analyse(replace(ctx, settings=wordy_settings), seed)
+    record = json.loads(wordy.sent[0].value)
+    assert set(record["words"]) == {"title", "body"}
+    assert len(lean.sent[0].value) < len(wordy.sent[0].value)
 
 
 async def test_notifier_alerts_once_per_story_and_counts_copies(
@@ -157,16 +165,6 @@ async def test_alert_ids_are_the_same_after_a_restart(registry_and_ctx: Any) -> 
         runs.append(sorted(json.loads(s.value)["alert_id"] for s in sinks.alerts.sent))
     assert runs[0] == runs[1]
     assert len(runs[0]) == len(candidates.sent)
-
-
-async def test_alerter_dead_letters_records_it_cannot_read(registry_and_ctx: Any) -> None:
-    _, ctx = registry_and_ctx
-    sinks, dead = FakeSinks(), FakeTopic("news.deadletter")
-    await process_tagged(
-        events(b'{"id": 1}', topic="news.tagged"), ctx, sinks, DeadLetter(dead, ctx.metrics)
-    )
-    assert sinks.alerts.sent == []
-    assert dead.sent[0].headers["newsmon-stage"] == b"alert"
 
 
 async def test_notifier_suppresses_silenced_and_throttled_candidates(

@@ -228,7 +228,7 @@ async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
 
 def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
     """How far the workers' commits are behind the end of each input topic."""
-    topics = [prefix + name for name in ("news.articles", "news.tagged", "news.candidates")]
+    topics = [prefix + name for name in ("news.articles", "news.candidates")]
     return asyncio.run(_lag(bootstrap, prefix + "app", topics))
 
 

@@ -241,7 +241,7 @@ def test_lone_surrogates_are_tagged_or_dead_lettered(
     """JSON may escape a lone surrogate ("\\ud800"); Python decodes it, UTF-8 cannot encode it.
 
     Either outcome keeps the contract: tagged (the output still encodes) or dead-lettered
-    with a reason. A crash of the tagger agent, or a lost message, does not.
+    with a reason. A crash of the analyser agent, or a lost message, does not.
     """
     prefix = f"sur{free_port()}."
     env = newsmon_env(bootstrap, prefix, NEWSMON_SPACY_MODEL="blank", NEWSMON_NER="false")
@@ -269,5 +269,5 @@ def test_lone_surrogates_are_tagged_or_dead_lettered(
         for message in dead:
             reason = dict(message.headers)["newsmon-reason"].decode()
             assert reason in REASONS or reason.startswith(SCHEMA_PREFIX), reason
-        assert _crashes(worker) == [], "the tagger agent crashed on a lone surrogate"
+        assert _crashes(worker) == [], "the analyser agent crashed on a lone surrogate"
         assert stop(worker) == 0

@@ -119,11 +119,11 @@ def test_a_decoded_article_with_a_lone_surrogate_still_encodes(field: str) -> No
         assert outcome == "bad_encoding"
 
 
-async def test_the_tagger_survives_a_lone_surrogate_and_tags_its_neighbours() -> None:
+async def test_the_analyser_survives_a_lone_surrogate_and_tags_its_neighbours() -> None:
+    from agents.analyser import process_articles
     from agents.app import build_context
     from agents.deadletter import DeadLetter
     from agents.settings import load_settings
-    from agents.tagger import process_articles
     from tests.agents.fakes import FakeTopic, events
 
     registry = CollectorRegistry()
@@ -132,7 +132,8 @@ async def test_the_tagger_survives_a_lone_surrogate_and_tags_its_neighbours() ->
     good = json.dumps({"id": "good", "title": "Ceasefire talks", "body": "b"}).encode()
     bad = json.dumps({"id": "bad", "title": "t", "source": "\ud800"}).encode()
     sink, dead = FakeTopic("news.tagged"), FakeTopic("news.deadletter")
-    await process_articles(events(bad, good), ctx, sink, DeadLetter(dead, ctx.metrics))
+    candidates = FakeTopic("news.candidates")
+    await process_articles(events(bad, good), ctx, sink, candidates, DeadLetter(dead, ctx.metrics))
     assert [s.key for s in sink.sent] == [b"good"]
     assert [s.value for s in dead.sent] == [bad]
 

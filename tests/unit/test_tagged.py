@@ -1,4 +1,4 @@
-"""Tagged records on news.tagged carry their words: the alerter rebuilds the same fields."""
+"""Tagged records on news.tagged can carry their words: a subscriber rebuilds the same fields."""
 
 from __future__ import annotations
 
@@ -40,26 +40,28 @@ def test_words_on_the_wire_rebuild_the_analysed_fields(
 ) -> None:
     article = Article(id="a1", title=title, body=body)
     analyzed = blank.analyze_one(article)
-    wire = json.loads(json.dumps(tag_analyzed(analyzed, tagger).to_json()))
+    wire = json.loads(json.dumps(tag_analyzed(analyzed, tagger).to_json(words=True)))
     assert tagged_from_json(wire).analyzed() == analyzed
 
 
 def test_the_seed_article_round_trips(blank: Pipeline, tagger: Tagger) -> None:
     analyzed = blank.analyze_one(article_from_text(SEED.read_text(encoding="utf-8")))
-    wire = json.loads(json.dumps(tag_analyzed(analyzed, tagger).to_json()))
+    wire = json.loads(json.dumps(tag_analyzed(analyzed, tagger).to_json(words=True)))
     assert tagged_from_json(wire).analyzed() == analyzed
 
 
-def test_newsmon_tag_output_has_no_words(blank: Pipeline, tagger: Tagger) -> None:
-    analyzed = blank.analyze_one(Article(id="a1", title="Talks", body="A ceasefire."))
-    assert "words" not in tag_analyzed(analyzed, tagger).to_json(with_article=False)
+def test_words_only_when_asked_for_and_never_without_the_article(
+    blank: Pipeline, tagger: Tagger
+) -> None:
+    tagged = tag_analyzed(blank.analyze_one(Article(id="a1", title="T", body="A truce.")), tagger)
+    assert "words" not in tagged.to_json()
+    assert "words" not in tagged.to_json(with_article=False, words=True)  # newsmon tag
+    assert "words" in tagged.to_json(words=True)
 
 
 def test_a_record_without_words_has_no_analysis(blank: Pipeline, tagger: Tagger) -> None:
     analyzed = blank.analyze_one(Article(id="a1", title="Talks", body="A ceasefire."))
-    wire = tag_analyzed(analyzed, tagger).to_json()
-    del wire["words"]
-    tagged = tagged_from_json(wire)
+    tagged = tagged_from_json(tag_analyzed(analyzed, tagger).to_json())
     assert tagged.fields is None
     assert tagged.analyzed() is None
 

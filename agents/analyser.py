@@ -1,0 +1,125 @@
+"""The analyser agent: news.articles -> news.tagged and news.candidates, in one stage.
+
+Each batch is decoded, analysed once (one spaCy pass), tagged, and matched against the
+rule set on the same analysis, so no later stage tokenises again or reads ``news.tagged``
+back. ``news.tagged`` is still published for subscribers (keyed by article id), lean by
+default: the per-word offsets only with ``NEWSMON_TAGGED_WORDS``. Each rule match goes to
+``news.candidates`` keyed by rule id, where the notifier makes the once-per-story
+decision. Bad input goes to ``news.deadletter`` with its reason (stage ``tag``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from agents.context import Context
+from agents.deadletter import DeadLetter
+from monitor.alerts import candidate
+from monitor.article import Article, decode_article
+from monitor.errors import InvalidArticle
+from monitor.nlp import Analyzed
+from monitor.rules import RuleSet
+from monitor.tagged import TaggedArticle, tag_analyzed
+
+log = logging.getLogger(__name__)
+INGESTED_AT = "newsmon-ingested-at"
+STAGE = "tag"  # the dead-letter stage label of this agent (dashboards count by it)
+
+
+async def process_articles(
+    events: Sequence[Any], ctx: Context, tagged_sink: Any, candidates: Any, deadletter: DeadLetter
+) -> None:
+    """Decode, analyse and tag in one batch, match, publish; bad messages are dead-lettered.
+
+    Returns once the broker has acknowledged every record of the batch: its input offsets
+    are committed only after that.
+    """
+    decoded: list[tuple[Article, Any]] = []
+    with ctx.metrics.stage("decode").time():
+        for event in events:
+            ctx.metrics.articles_received.inc()
+            try:
+                article = decode_article(event.message.value or b"", ctx.settings.max_article_bytes)
+            except InvalidArticle as exc:
+                await deadletter.send(event.message, exc.reason, exc.detail, stage=STAGE)
+            else:
+                decoded.append((article, event))
+    ruleset = ctx.rules.current  # read once: a batch is matched against one rule set
+    sent = []
+    for (_, event), done in zip(decoded, await _analyse_all(decoded, ctx, deadletter), strict=True):
+        if done is None:
+            continue
+        analyzed, tagged = done
+        try:
+            records = _records(analyzed, tagged, event, ctx, ruleset)
+        except (UnicodeEncodeError, ValueError) as exc:  # never let one record stop the agent
+            await deadletter.send(event.message, "unhandled", repr(exc), stage=STAGE)
+            continue
+        (key, value, headers), found = records
+        with ctx.metrics.stage("produce").time():
+            sent.append(await tagged_sink.send(key=key, value=value, headers=headers))
+            for rule_id, record in found:
+                sent.append(await candidates.send(key=rule_id, value=record))
+        ctx.metrics.articles_tagged.inc()
+        for name in tagged.topic_names:
+            ctx.metrics.topic_tags.labels(topic=name).inc()
+    await wait_all(sent)
+
+
+async def wait_all(futures: list[Any]) -> None:
+    """Wait until the broker acknowledged every send of a batch."""
+    for future in futures:
+        await future
+
+
+async def _analyse_all(
+    decoded: list[tuple[Article, Any]], ctx: Context, deadletter: DeadLetter
+) -> list[tuple[Analyzed, TaggedArticle] | None]:
+    articles = [article for article, _ in decoded]
+    try:
+        return list(_analyse_batch(articles, ctx))
+    except Exception:
+        log.exception("batch failed; analysing one by one")
+    results: list[tuple[Analyzed, TaggedArticle] | None] = []
+    for article, event in decoded:
+        try:
+            results.append(_analyse_batch([article], ctx)[0])
+        except Exception as exc:
+            await deadletter.send(event.message, "unhandled", repr(exc), stage=STAGE)
+            results.append(None)
+    return results
+
+
+def _analyse_batch(articles: list[Article], ctx: Context) -> list[tuple[Analyzed, TaggedArticle]]:
+    with ctx.metrics.stage("nlp").time():
+        analyzed = ctx.pipeline.analyze(articles, batch_size=ctx.settings.batch_size)
+    with ctx.metrics.stage("tag").time():
+        return [(item, tag_analyzed(item, ctx.tagger)) for item in analyzed]
+
+
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+def _records(
+    analyzed: Analyzed, tagged: TaggedArticle, event: Any, ctx: Context, ruleset: RuleSet
+) -> tuple[Record, list[tuple[bytes, bytes]]]:
+    """The ``news.tagged`` record and one ``news.candidates`` record per rule match."""
+    ingested = event.message.timestamp
+    record = tagged.to_json(words=ctx.settings.tagged_words)
+    value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = [(INGESTED_AT, f"{ingested:.3f}".encode())]
+    started = time.perf_counter()
+    matches = ruleset.match(analyzed, tagged.topics)
+    ctx.metrics.match_seconds.observe(time.perf_counter() - started)
+    found = []
+    for match in matches:
+        # The candidate carries the article message's time as ingest time, rounded as the
+        # header is, so freshness reads the same from either.
+        alert = candidate(match, tagged, ingested_at=round(ingested, 3) or None)
+        body = json.dumps(alert.to_json(), ensure_ascii=False, separators=(",", ":"))
+        found.append((alert.rule_id.encode(), body.encode()))
+    return (tagged.article.id.encode(), value, headers), found
