@@ -107,11 +107,17 @@ class Pipeline:
         title, body = article.title, article.body
         # One array of (offset, length, followed by a space) per token instead of a
         # Token object each: the token's text is a slice of the field it stands in.
-        rows = doc.to_array(_TOKEN_ATTRS).tolist()
-        title_tokens = [(title[i : i + n], i, s == 1) for i, n, s in rows if i < split]
-        body_tokens = [
-            (body[i - base : i - base + n], i - base, s == 1) for i, n, s in rows if i >= base
-        ]
+        # Converted column by column: three lists of ints cost a tenth of one small list
+        # per token.
+        offsets, lengths, spaces = doc.to_array(_TOKEN_ATTRS).T.tolist()
+        rows = zip(offsets, lengths, spaces, strict=True)
+        title_tokens: list[tuple[str, int, bool]] = []
+        body_tokens: list[tuple[str, int, bool]] = []
+        for i, n, s in rows:
+            if i < split:
+                title_tokens.append((title[i : i + n], i, s == 1))
+            elif i >= base:  # not the separator's whitespace
+                body_tokens.append((body[i - base : i - base + n], i - base, s == 1))
         title_field = build_field("title", title, title_tokens)
         body_field = build_field("body", body, body_tokens)
         ner = list(self._ner_entities(mentions, split, base))
