@@ -11,4 +11,8 @@ fi
 cleanup() { [ "$started" -eq 1 ] && bash deploy/kafka/kafka.sh down || true; }
 trap cleanup EXIT
 
-.venv/bin/pytest -q -ra "$@"
+# A random test order each run (pytest-randomly), printed so that a failure can be rerun
+# in the same order: TEST_ORDER_SEED=<seed> make test.
+seed="${TEST_ORDER_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
+echo "run-tests.sh: test order seed $seed (TEST_ORDER_SEED=$seed repeats it)"
+.venv/bin/pytest -q -ra -p randomly --randomly-seed="$seed" "$@"

@@ -35,7 +35,8 @@ from tests.integration.processes import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+# Steps with one worker: a replay, then what it shows, and its stop last (file order).
+pytestmark = [pytest.mark.broker, pytest.mark.e2e, pytest.mark.scenario]
 #: The seed's alerts under the default watchlists, rule id -> route topic (the offline path,
 #: `newsmon rules test monitor/data/watchlists.yaml --against seeds/`, gives the same four).
 SEED_ALERTS = {

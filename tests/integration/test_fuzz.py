@@ -31,7 +31,8 @@ from tests.conftest import free_port
 from tests.integration.fuzzgen import LIMIT, Case, generate, lone_surrogates
 from tests.integration.processes import Worker, get_json, newsmon_env, running_worker, stop
 
-pytestmark = [pytest.mark.broker]
+# Steps with one worker: the fuzzed replay, its check, the worker's stop (file order).
+pytestmark = [pytest.mark.broker, pytest.mark.scenario]
 
 BAD = int(os.environ.get("NEWSMON_FUZZ_BAD", "2000"))
 VALID = int(os.environ.get("NEWSMON_FUZZ_VALID", str(max(1, BAD // 4))))

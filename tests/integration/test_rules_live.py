@@ -29,7 +29,8 @@ from tests.integration.processes import (
     wait_for,
 )
 
-pytestmark = pytest.mark.broker
+# Steps with one worker: alerts, then a rule push that edits a rule alerted before (file order).
+pytestmark = [pytest.mark.broker, pytest.mark.scenario]
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "monitor" / "data" / "watchlists.yaml"
 
 
