@@ -100,6 +100,27 @@ def throughput(run: Run, sample_warm: list[Article], timed: list[Article]) -> di
     return result
 
 
+def paired_summary(
+    repeats: list[tuple[dict[str, Any], float]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Runs each paired with the offline pass just before it: the median run's figures,
+    and the median of the per-pair ratios (end to end / offline) with their spread."""
+    ordered = sorted(repeats, key=lambda pair: pair[0]["alerted_per_s"])
+    median_run = ordered[len(ordered) // 2][0]
+    ratios = sorted(result["alerted_per_s"] / reference for result, reference in repeats)
+    offline = sorted(reference for _, reference in repeats)
+    return dict(median_run), {
+        "subject_per_s": statistics.median(r["alerted_per_s"] for r, _ in repeats),
+        "reference_per_s": statistics.median(offline),
+        "ratio": statistics.median(ratios),
+        "ratio_min": ratios[0],
+        "ratio_max": ratios[-1],
+        "cpu_ratio": None,
+        "repeats": len(repeats),
+        "runs_per_s": [round(r["alerted_per_s"], 1) for r, _ in repeats],
+    }
+
+
 def _throughput_figures(run: Run, timed: list[Article]) -> dict[str, Any]:
     ids = {a.id for a in timed}
     published = {k: t for k, t in _timestamps(_read(run, ARTICLES)).items() if k in ids}

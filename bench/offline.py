@@ -103,6 +103,25 @@ def tagging_rates(
     return rates
 
 
+def offline_pass(
+    model: str, articles: Sequence[Article], warm: Sequence[Article]
+) -> Callable[[], float]:
+    """One timed pass of the offline newsmon path over ``articles`` (articles/s) per call:
+    the reference an end-to-end run is paired with."""
+    taxonomy = load_taxonomy()
+    path = newsmon_path(
+        load_pipeline(model, ner=model != "blank"), Tagger(taxonomy, model_for(taxonomy))
+    )
+    path(warm)
+
+    def one() -> float:
+        started = time.perf_counter()
+        path(articles)
+        return len(articles) / (time.perf_counter() - started)
+
+    return one
+
+
 def rule_scaling(
     articles: Sequence[Article], repeats: int, counts: Sequence[int] = (1_000, 10_000)
 ) -> dict[str, Any]:
