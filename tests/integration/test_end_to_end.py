@@ -35,8 +35,8 @@ from tests.integration.processes import (
     wait_for,
 )
 
-# Steps with one worker: a replay, then what it shows, and its stop last (file order).
-pytestmark = [pytest.mark.broker, pytest.mark.e2e, pytest.mark.scenario]
+pytestmark = [pytest.mark.broker, pytest.mark.e2e]
+BAD_INPUT = [b"{broken json", b"\xff\xfe\xfa", b'{"title": 42}']
 #: The seed's alerts under the default watchlists, rule id -> route topic (the offline path,
 #: `newsmon rules test monitor/data/watchlists.yaml --against seeds/`, gives the same four).
 SEED_ALERTS = {
@@ -49,17 +49,47 @@ SEED_ALERTS = {
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[tuple[Worker, str]]:
+    """One worker that has taken the seed (through `newsmon replay`) and three bad messages
+    (straight onto the articles topic): every test of the module reads what that left, in
+    any order."""
     for tool in ("kcat", "prometheus"):
         if shutil.which(tool) is None:
             skip_or_fail(f"{tool} is not installed (make system-deps)")
     prefix = f"e2e{free_port()}."
     env = newsmon_env(bootstrap, prefix, NEWSMON_BATCH_WINDOW="0.1")
     with running_worker(env, free_port(), tmp_path_factory.mktemp("e2e")) as worker:
+        replayed = run_newsmon(worker.env, "replay", "seeds/")
+        assert replayed.returncode == 0, replayed.stderr
+        assert "replayed 1 articles" in replayed.stderr
+        asyncio.run(_publish(bootstrap, f"{prefix}news.articles", BAD_INPUT))
+        wait_for(
+            partial(_at_least, bootstrap, f"{prefix}news.alerts", len(SEED_ALERTS)),
+            120,
+            "the seed's four alerts on news.alerts",
+        )
         yield worker, prefix
+
+
+async def _publish(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"bad")
+    finally:
+        await producer.stop()
 
 
 def _alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in kcat_read(bootstrap, topic)]
+
+
+def _of_article(
+    bootstrap: str, topic: str, article_id: str, count: int
+) -> list[dict[str, Any]] | None:
+    """The alerts of one article on ``topic`` once there are ``count`` (more fail the caller)."""
+    found = [a for a in _alerts(bootstrap, topic) if a["article"]["id"] == article_id]
+    return found if len(found) >= count else None
 
 
 def _at_least(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]] | None:
@@ -71,29 +101,25 @@ def _at_least(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]] | 
 def test_seed_article_raises_an_alert_read_by_kcat(
     e2e: tuple[Worker, str], bootstrap: str, alert_schema: Any
 ) -> None:
-    worker, prefix = e2e
-    replayed = run_newsmon(worker.env, "replay", "seeds/")
-    assert replayed.returncode == 0, replayed.stderr
-    assert "replayed 1 articles" in replayed.stderr
-
+    _, prefix = e2e
+    seed = article_from_text(SEED.read_text(encoding="utf-8"))
     alerts = wait_for(
-        partial(_at_least, bootstrap, f"{prefix}news.alerts", len(SEED_ALERTS)),
+        partial(_of_article, bootstrap, f"{prefix}news.alerts", seed.id, len(SEED_ALERTS)),
         120,
         "the seed's four alerts on news.alerts",
     )
     # Exactly the alerts the offline path gives (`newsmon rules test`), each once, and each
-    # once more on its watchlist's route topic.
+    # once more on its watchlist's route topic. (Other tests replay other articles.)
     assert sorted(a["rule"]["id"] for a in alerts) == sorted(SEED_ALERTS)
     for route in sorted(set(SEED_ALERTS.values())):
         wanted = sorted(rule for rule, to in SEED_ALERTS.items() if to == route)
         copies = wait_for(
-            partial(_at_least, bootstrap, prefix + route, len(wanted)),
+            partial(_of_article, bootstrap, prefix + route, seed.id, len(wanted)),
             60,
             f"the seed's alerts on {route}",
         )
         assert sorted(a["rule"]["id"] for a in copies) == wanted, route
         assert {a["alert_id"] for a in copies} <= {a["alert_id"] for a in alerts}
-    seed = article_from_text(SEED.read_text(encoding="utf-8"))
     for alert in alerts:
         alert_schema.validate(alert)
         assert alert["article"]["id"] == seed.id
@@ -160,22 +186,14 @@ async def _dead_letters(bootstrap: str, topic: str, want: int) -> list[Any]:
 
 def test_bad_input_reaches_the_dead_letter_topic(e2e: tuple[Worker, str], bootstrap: str) -> None:
     worker, prefix = e2e
-    bad = [b"{broken json", b"\xff\xfe\xfa", b'{"title": 42}']
-
-    async def publish_and_read() -> list[Any]:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-        await producer.start()
-        try:
-            for value in bad:
-                await producer.send_and_wait(f"{prefix}news.articles", value, key=b"bad")
-        finally:
-            await producer.stop()
-        return await _dead_letters(bootstrap, f"{prefix}news.deadletter", len(bad))
-
-    letters = asyncio.run(publish_and_read())
-    assert sorted(m.value for m in letters) == sorted(bad)
+    letters = asyncio.run(_dead_letters(bootstrap, f"{prefix}news.deadletter", len(BAD_INPUT)))
+    assert sorted(m.value for m in letters) == sorted(BAD_INPUT)
     reasons = {m.value: dict(m.headers)["newsmon-reason"].decode() for m in letters}
-    assert reasons == {bad[0]: "bad_json", bad[1]: "bad_encoding", bad[2]: "schema:title"}
+    assert reasons == {
+        BAD_INPUT[0]: "bad_json",
+        BAD_INPUT[1]: "bad_encoding",
+        BAD_INPUT[2]: "schema:title",
+    }
     for message in letters:
         headers = dict(message.headers)
         assert headers["newsmon-source-topic"] == f"{prefix}news.articles".encode()
@@ -242,6 +260,22 @@ def test_every_panel_and_recording_rule_returns_data(
         assert not silent, f"recording rules without data: {silent}"
 
 
-def test_worker_stops_cleanly_on_sigterm(e2e: tuple[Worker, str]) -> None:
-    worker, _ = e2e
-    assert stop(worker) == 0, worker.log.read_text()[-3000:]
+def test_worker_stops_cleanly_on_sigterm(bootstrap: str, tmp_path: Path) -> None:
+    """A worker of its own (the module's worker serves the other tests), stopped after work."""
+    prefix = f"stop{free_port()}."
+    env = newsmon_env(
+        bootstrap,
+        prefix,
+        NEWSMON_BATCH_WINDOW="0.1",
+        NEWSMON_SPACY_MODEL="blank",
+        NEWSMON_NER="false",
+    )
+    with running_worker(env, free_port(), tmp_path) as worker:
+        replayed = run_newsmon(worker.env, "replay", "seeds/")
+        assert replayed.returncode == 0, replayed.stderr
+        wait_for(
+            partial(_at_least, bootstrap, f"{prefix}news.alerts", 1),
+            120,
+            "an alert from the worker to stop",
+        )
+        assert stop(worker) == 0, worker.log.read_text()[-3000:]
