@@ -148,27 +148,25 @@ class Presearcher:
         self.index = TermIndex(t for query in queries for t in terms_of(query))
         keys = self.index.keys
         triggers: dict[int, list[tuple[int, tuple[frozenset[int], ...]]]] = defaultdict(list)
-        self._always: list[int] = []
-        #: Per query, the clauses (as sets of keys) its trigger does not already satisfy.
-        self._rest: list[tuple[frozenset[int], ...]] = []
+        #: Queries that can hold without a term, with the clauses they still need.
+        self._always: list[tuple[int, tuple[frozenset[int], ...]]] = []
         for number, query in enumerate(queries):
             trigger = required(query)
             rest = [frozenset(keys[p] for p in c) for c in clauses(query) if c != trigger]
             if trigger is None:
-                self._always.append(number)
+                self._always.append((number, tuple(rest)))
             else:
                 if trigger not in clauses(query):
                     rest.append(frozenset(keys[p] for p in trigger))
                 for pattern in trigger:
                     triggers[keys[pattern]].append((number, tuple(rest)))
-            self._rest.append(tuple(rest))
         self._triggers = dict(triggers)
         self._trigger_keys = frozenset(triggers)
 
     @property
     def always(self) -> tuple[int, ...]:
         """Queries evaluated for every article (they can match without any term)."""
-        return tuple(self._always)
+        return tuple(number for number, _ in self._always)
 
     def candidates(self, hits: Mapping[Pattern, Sequence[Found]]) -> list[int]:
         """Numbers of the queries that may be true given ``hits``, ascending."""
@@ -183,8 +181,8 @@ class Presearcher:
                         break
                 else:
                     found.add(number)
-        for number in self._always:
-            if all(not clause.isdisjoint(present) for clause in self._rest[number]):
+        for number, rest in self._always:
+            if all(not clause.isdisjoint(present) for clause in rest):
                 found.add(number)
         return sorted(found)
 
