@@ -40,6 +40,18 @@ async def count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
+async def partition_sizes(bootstrap: str, topic: str) -> list[int]:
+    """Messages in each partition of a topic (end offsets: it is not compacted)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        return [ends[tp] for tp in partitions]
+    finally:
+        await consumer.stop()
+
+
 async def read(bootstrap: str, topic: str) -> list[Record]:
     """Every message of a topic up to its current end."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)

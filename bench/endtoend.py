@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from agents.settings import load_settings
 from monitor.article import Article
 
 ARTICLES, TAGGED, ALERTS = "news.articles", "news.tagged", "news.alerts"
+CANDIDATES = "news.candidates"
 _DEFAULT = load_settings({})
 
 
@@ -88,35 +90,84 @@ def _warm_up(run: Run, workers: list[Worker], warm: list[Article]) -> int:
     return replayed
 
 
+class CpuClock:
+    """The workers' CPU time, sampled in the background against the wall clock.
+
+    The run's end is known only afterwards (the last alert's Kafka timestamp), after
+    seconds of waiting for stragglers: the samples give each worker's CPU time at that
+    moment, without the idle time spent waiting.
+    """
+
+    def __init__(self, workers: list[Worker], every: float = 0.05) -> None:
+        self.workers, self.every = workers, every
+        self.samples: list[tuple[float, list[float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> CpuClock:
+        self._take()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _take(self) -> None:
+        self.samples.append((time.time(), [w.cpu_seconds() for w in self.workers]))
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self._take()
+
+    def used(self, until: float) -> list[float]:
+        """CPU seconds each worker used from the start to the last sample at or before
+        ``until`` (seconds since the epoch)."""
+        start = self.samples[0][1]
+        at = max((s for s in self.samples if s[0] <= until), key=lambda s: s[0])[1]
+        return [end - begin for begin, end in zip(start, at, strict=True)]
+
+
 def throughput(run: Run, sample_warm: list[Article], timed: list[Article]) -> dict[str, Any]:
-    """Sustained articles/s through the pipeline, plus peak RSS of each worker."""
+    """Sustained articles/s through the pipeline, per wall-clock and per worker CPU second;
+    peak RSS of each worker; how the run's candidates spread over their partitions."""
     with running_workers(run.env, run.workdir, run.workers) as workers:
         done = _warm_up(run, workers, sample_warm)
         path = write_jsonl(timed, run.workdir / f"{run.prefix}timed.jsonl")
-        replay(run.env, path)
-        _drain(run, done + len(timed), stall=120)
+        before = asyncio.run(broker.partition_sizes(run.bootstrap, run.topic(CANDIDATES)))
+        with CpuClock(workers) as clock:
+            replay(run.env, path)
+            _drain(run, done + len(timed), stall=120)
         result = _throughput_figures(run, timed)
+        cpu = clock.used(result["first_published"] + result["to_last_alert_s"])
+        result["worker_cpu_s"] = [round(c, 3) for c in cpu]
+        result["alerted_per_cpu_s"] = len(timed) / max(1e-9, sum(cpu))
+        after = asyncio.run(broker.partition_sizes(run.bootstrap, run.topic(CANDIDATES)))
+        result["candidates_per_partition"] = [b - a for a, b in zip(before, after, strict=True)]
         result["peak_rss_mib"] = [round(w.peak_rss_mib(), 1) for w in workers]
     return result
 
 
 def paired_summary(
-    repeats: list[tuple[dict[str, Any], float]],
+    repeats: list[tuple[dict[str, Any], dict[str, float]]],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Runs each paired with the offline pass just before it: the median run's figures,
-    and the median of the per-pair ratios (end to end / offline) with their spread."""
+    and the median of the per-pair ratios (end to end / offline) with their spread, in
+    articles per wall-clock second and per CPU second (the worker's against the pass's)."""
     ordered = sorted(repeats, key=lambda pair: pair[0]["alerted_per_s"])
     median_run = ordered[len(ordered) // 2][0]
-    ratios = sorted(result["alerted_per_s"] / reference for result, reference in repeats)
+    ratios = sorted(result["alerted_per_s"] / ref["per_s"] for result, ref in repeats)
+    cpu_ratios = [result["alerted_per_cpu_s"] / ref["per_cpu_s"] for result, ref in repeats]
     return median_run, {
         "subject_per_s": statistics.median(r["alerted_per_s"] for r, _ in repeats),
-        "reference_per_s": statistics.median(reference for _, reference in repeats),
+        "reference_per_s": statistics.median(ref["per_s"] for _, ref in repeats),
         "ratio": statistics.median(ratios),
         "ratio_min": ratios[0],
         "ratio_max": ratios[-1],
-        "cpu_ratio": None,
+        "cpu_ratio": statistics.median(cpu_ratios),
         "repeats": len(repeats),
         "runs_per_s": [round(r["alerted_per_s"], 1) for r, _ in repeats],
+        "runs_per_cpu_s": [round(r["alerted_per_cpu_s"], 1) for r, _ in repeats],
     }
 
 
@@ -137,6 +188,7 @@ def _throughput_figures(run: Run, timed: list[Article]) -> dict[str, Any]:
         "to_last_alert_s": last_alert - first,
         "tagged_per_s": len(tagged) / max(1e-9, last_tagged - first),
         "alerted_per_s": len(timed) / max(1e-9, last_alert - first),
+        "first_published": first,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 
@@ -92,20 +93,37 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     fresh = results.get("freshness")
     if fresh and fresh.get("p50_s"):
-        # Expressed as reference / value so that >= goal passes, like the others.
-        found.append(_target("freshness: 10 x p50 / p99", 10 * fresh["p50_s"], fresh["p99_s"], 1))
+        # Absolute goals, expressed as goal / value so that >= 1 passes like the others.
+        path = "NER off" if fresh["mode"] == "blank" else "NER on"
+        found.append(_target(f"freshness p50, {path}: 0.1 s / p50", 0.1, fresh["p50_s"], 1))
+        found.append(_target(f"freshness p99, {path}: 0.5 s / p99", 0.5, fresh["p99_s"], 1))
         found.append(
-            _target("freshness: batch window / p50", fresh["batch_window_s"], fresh["p50_s"], 1)
+            _target(f"freshness, {path}: 5 x p50 / p99", 5 * fresh["p50_s"], fresh["p99_s"], 1)
         )
     for mode in ("ner", "blank"):
-        two = e2e.get(f"{mode}_2workers")
-        if two and mode in e2e:
+        two, one = e2e.get(f"{mode}_2workers"), e2e.get(f"{mode}_vs_offline")
+        if not two or not one:
+            continue
+        path = "NER off" if mode == "blank" else "NER on"
+        # Two workers share two cores with the broker: wall-clock speed-up is capped, so
+        # the goal is that a second worker does not cost CPU per article.
+        found.append(
+            _target(
+                f"two workers / one worker, articles per worker CPU second, {path}",
+                two["alerted_per_cpu_s"],
+                statistics.median(one["runs_per_cpu_s"]),
+                0.9,
+            )
+        )
+        shares = two["candidates_per_partition"]
+        if sum(shares):
+            # As (2/N) / largest share, so that >= 1 passes like the others.
             found.append(
                 _target(
-                    f"two workers / one worker, NER {'off' if mode == 'blank' else 'on'}",
-                    two["alerted_per_s"],
-                    e2e[mode]["alerted_per_s"],
-                    1.5,
+                    f"candidates: 2/N / largest partition's share (two workers, {path})",
+                    2 / len(shares),
+                    max(shares) / sum(shares),
+                    1,
                 )
             )
     memory = results.get("memory", {})

@@ -44,6 +44,11 @@ class Worker:
                 return float(line.split()[1])
         return 0.0
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the worker process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float:
         """VmHWM of the worker process: its peak resident set so far."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
