@@ -18,12 +18,12 @@ from typing import Any
 
 from agents.context import Context
 from agents.deadletter import DeadLetter
-from monitor.alerts import candidate
-from monitor.article import Article, decode_article
+from monitor.alerting.records import candidate
 from monitor.errors import InvalidArticle
-from monitor.nlp import Analyzed
-from monitor.rules import RuleSet
-from monitor.tagged import TaggedArticle, tag_analyzed
+from monitor.rules.files import RuleSet
+from monitor.tagging.tagged_article import TaggedArticle, tag_analyzed
+from monitor.text.article import Article, decode_article
+from monitor.text.nlp import Analyzed
 
 log = logging.getLogger(__name__)
 INGESTED_AT = "newsmon-ingested-at"

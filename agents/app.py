@@ -16,7 +16,7 @@ from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agents import internals
-from agents.alertlog import keys_held
+from agents.alert_lookup import keys_held
 from agents.analyser import process_articles
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
@@ -40,11 +40,11 @@ from agents.topics import (
     resolve,
     route_topics,
 )
-from monitor.nlp import load_pipeline
-from monitor.rules import RuleSet, load_rules
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
-from monitor.topicmodel import model_for, tagging_description
+from monitor.rules.files import RuleSet, load_rules
+from monitor.tagging.model import model_for, tagging_description
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.nlp import load_pipeline
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from agents.metrics import Metrics
 from agents.settings import Settings
-from monitor.nlp import Pipeline
-from monitor.rules import RuleSet
-from monitor.silences import Silence
-from monitor.tagging import Tagger
+from monitor.alerting.silences import Silence
+from monitor.rules.files import RuleSet
+from monitor.tagging.tagger import Tagger
+from monitor.text.nlp import Pipeline
 
 
 def utc_now() -> datetime:

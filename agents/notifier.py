@@ -29,11 +29,11 @@ from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.internals import act_for
 from agents.metrics import rule_label
-from monitor.alerts import Candidate, alert_record
-from monitor.article import parse_timestamp
-from monitor.dedupe import ALERT, SILENCED, Decision, Seen, decide
-from monitor.silences import silencing
-from monitor.story import bands
+from monitor.alerting.once_per_story import ALERT, SILENCED, Decision, Seen, decide
+from monitor.alerting.records import Candidate, alert_record
+from monitor.alerting.silences import silencing
+from monitor.text.article import parse_timestamp
+from monitor.text.fingerprint import bands
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from agents.kafka import idempotent_producer
 from agents.settings import Settings
 from agents.topics import RULES, resolve
 from monitor.errors import DefinitionError
-from monitor.rules import RuleSet, parse_rules
+from monitor.rules.files import RuleSet, parse_rules
 
 log = logging.getLogger(__name__)
 KEY = b"ruleset"

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.rules import DEFAULT_WATCHLISTS
-from monitor.taxonomy import DEFAULT_TAXONOMY
+from monitor.rules.files import DEFAULT_WATCHLISTS
+from monitor.tagging.taxonomy import DEFAULT_TAXONOMY
 
 PREFIX = "NEWSMON_"
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]

@@ -15,7 +15,7 @@ from agents.feeds import follow, read_all
 from agents.kafka import idempotent_producer
 from agents.settings import Settings
 from agents.topics import SILENCES, resolve
-from monitor.silences import Silence, silence_from_json
+from monitor.alerting.silences import Silence, silence_from_json
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from sample import write_jsonl
 from workers import Worker, newsmon_env, replay, running_workers
 
 from agents.settings import load_settings
-from monitor.article import Article
+from monitor.text.article import Article
 
 ARTICLES, TAGGED, ALERTS = "news.articles", "news.tagged", "news.alerts"
 CANDIDATES = "news.candidates"

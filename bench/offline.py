@@ -18,11 +18,11 @@ from rules_scaling import corpus_articles as vocabulary_articles
 from rules_scaling import rule_set, vocabulary
 from tag_throughput import newsmon_path, spacy_pipe
 
-from monitor.article import Article
-from monitor.nlp import load_pipeline
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
-from monitor.topicmodel import model_for
+from monitor.tagging.model import model_for
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.article import Article
+from monitor.text.nlp import load_pipeline
 
 Run = Callable[[Sequence[Article]], Any]
 

@@ -19,9 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from monitor.article import Article
-from monitor.nlp import Analyzed, load_pipeline
-from monitor.ruleset import SEVERITIES, Rule, RuleSet
+from monitor.rules.ruleset import SEVERITIES, Rule, RuleSet
+from monitor.text.article import Article
+from monitor.text.nlp import Analyzed, load_pipeline
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "news_articles.jsonl.gz"
 RULE_COUNTS = (10, 1_000, 10_000)

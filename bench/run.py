@@ -33,7 +33,7 @@ import report  # noqa: E402
 from environment import environment  # noqa: E402
 from sample import Sample, load_sample, rule_file  # noqa: E402
 
-from monitor.article import encode_article  # noqa: E402
+from monitor.text.article import encode_article  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rules_scaling import corpus_articles as synthetic_or_corpus
 
-from monitor.article import Article, encode_article
 from monitor.errors import InvalidArticle
-from monitor.evaluation import corpus_articles
+from monitor.tagging.evaluation import corpus_articles
+from monitor.text.article import Article, encode_article
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "news_articles.jsonl.gz"

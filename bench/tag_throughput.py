@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402 - the repository root goes on sys.path first
 
-from monitor.article import Article  # noqa: E402
 from monitor.errors import InvalidArticle  # noqa: E402
-from monitor.evaluation import corpus_articles  # noqa: E402
-from monitor.nlp import Pipeline, load_pipeline  # noqa: E402
-from monitor.tagged import tag_analyzed  # noqa: E402
-from monitor.tagging import Tagger  # noqa: E402
-from monitor.taxonomy import load_taxonomy  # noqa: E402
-from monitor.topicmodel import model_for  # noqa: E402
+from monitor.tagging.evaluation import corpus_articles  # noqa: E402
+from monitor.tagging.model import model_for  # noqa: E402
+from monitor.tagging.tagged_article import tag_analyzed  # noqa: E402
+from monitor.tagging.tagger import Tagger  # noqa: E402
+from monitor.tagging.taxonomy import load_taxonomy  # noqa: E402
+from monitor.text.article import Article  # noqa: E402
+from monitor.text.nlp import Pipeline, load_pipeline  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "news_articles.jsonl.gz"
 WARM_UP = 200

@@ -16,7 +16,7 @@ from rich.progress import Progress
 from agents.kafka import ensure_topics, idempotent_producer
 from agents.settings import Settings
 from agents.topics import ARTICLES, all_topics, resolve
-from monitor.article import Article, encode_article
+from monitor.text.article import Article, encode_article
 from newsmon.sources import Record, read_records
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,13 @@ from rich.table import Table
 
 from agents.rulesfeed import latest_ruleset, push_ruleset
 from agents.settings import Settings
-from monitor import backtest
-from monitor.article import Article
-from monitor.nlp import load_pipeline
-from monitor.rules import RuleSet, load_rules
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
-from monitor.topicmodel import model_for
+from monitor.rules import backtest
+from monitor.rules.files import RuleSet, load_rules
+from monitor.tagging.model import model_for
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.article import Article
+from monitor.text.nlp import load_pipeline
 from newsmon.sources import read_records
 from newsmon.topicread import read_topic
 

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from agents.settings import Settings
 from agents.silencefeed import all_silences, publish_silence
+from monitor.alerting.silences import Silence, new_silence
 from monitor.durations import format_duration, parse_duration
-from monitor.silences import Silence, new_silence
 
 
 def add_arguments(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.article import Article, article_from_mapping, article_from_text
 from monitor.errors import InvalidArticle
+from monitor.text.article import Article, article_from_mapping, article_from_text
 
 SUFFIXES = (".txt", ".json", ".jsonl", ".jsonl.gz")
 

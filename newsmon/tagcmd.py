@@ -9,11 +9,11 @@ from itertools import islice
 from pathlib import Path
 
 from agents.settings import Settings
-from monitor.nlp import load_pipeline
-from monitor.tagged import tag_analyzed
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
-from monitor.topicmodel import model_for
+from monitor.tagging.model import model_for
+from monitor.tagging.tagged_article import tag_analyzed
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.nlp import load_pipeline
 from newsmon.sources import Record, read_records, read_stdin
 
 _BATCH = 64

@@ -13,7 +13,7 @@ from rich.text import Text
 from agents.kafka import reader
 from agents.settings import Settings
 from agents.topics import ALERTS, ROUTE, resolve
-from monitor.rules import SEVERITIES
+from monitor.rules.files import SEVERITIES
 
 _STYLE = {
     "critical": "bold white on red",

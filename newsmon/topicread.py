@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.internals import refresh_metadata
 from agents.kafka import read_to_end, reader
 from agents.settings import Settings
-from monitor.article import Article, decode_article
 from monitor.errors import InvalidArticle
+from monitor.text.article import Article, decode_article
 
 log = logging.getLogger(__name__)
 _Item = Article | Exception | None

@@ -12,8 +12,8 @@ from agents.kafka import ensure_topics
 from agents.rulesfeed import latest_ruleset
 from agents.settings import Settings
 from agents.topics import all_topics
-from monitor.rules import load_rules
-from monitor.taxonomy import load_taxonomy
+from monitor.rules.files import load_rules
+from monitor.tagging.taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
 

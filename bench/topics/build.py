@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.topics.readings import LABELS, by_article, decide, load_readings  # noqa: E402
-from monitor.evaluation import corpus_articles  # noqa: E402
-from monitor.nlp import load_pipeline  # noqa: E402
-from monitor.story import MAX_DISTANCE, bands, distance, fingerprint, story_fields  # noqa: E402
+from monitor.tagging.evaluation import corpus_articles  # noqa: E402
+from monitor.text.fingerprint import MAX_DISTANCE, bands, distance, fingerprint, story_fields  # noqa: E402
+from monitor.text.nlp import load_pipeline  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "news_articles.jsonl.gz"
 CELLS = ROOT / "tests" / "data" / "topics_cells.json"

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.evaluation import corpus_articles
-from monitor.nlp import Analyzed, load_pipeline
+from monitor.tagging.evaluation import corpus_articles
+from monitor.text.nlp import Analyzed, load_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "tests" / "data" / "topics_labels.jsonl"

@@ -42,10 +42,10 @@ from bench.topics.data import (  # noqa: E402
     population_weights,
     scored,
 )
-from monitor.nlp import Analyzed  # noqa: E402
-from monitor.tagging import Tagger  # noqa: E402
-from monitor.taxonomy import load_taxonomy  # noqa: E402
-from monitor.topicmodel import DEFAULT_MODEL, TopicModel, features, load_topic_model  # noqa: E402
+from monitor.tagging.model import DEFAULT_MODEL, TopicModel, features, load_topic_model  # noqa: E402
+from monitor.tagging.tagger import Tagger  # noqa: E402
+from monitor.tagging.taxonomy import load_taxonomy  # noqa: E402
+from monitor.text.nlp import Analyzed  # noqa: E402
 
 RESAMPLES = 2000
 SEED = 7

@@ -4,7 +4,7 @@ Usage: ``.venv/bin/python -m bench.topics.train [--out monitor/data/topic_model.
 
 Per topic, over the train articles the taxonomy makes candidates for it (any evidence):
 
-1. a logistic regression over :func:`monitor.topicmodel.features` seen in at least three
+1. a logistic regression over :func:`monitor.tagging.model.features` seen in at least three
    train candidates (scikit-learn, L2, the regularisation chosen by log-loss on
    validation candidates; weights under 0.001 dropped);
 2. Platt calibration of its margin, fitted on out-of-fold margins of the drawn train
@@ -46,16 +46,17 @@ from bench.topics.data import (  # noqa: E402
     population_weights,
     scored,
 )
-from monitor.nlp import Analyzed  # noqa: E402
-from monitor.tagging import Candidate, Tagger  # noqa: E402
-from monitor.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
-from monitor.topicmodel import (  # noqa: E402
+from monitor.tagging.model import (  # noqa: E402
     DEFAULT_MODEL,
     TopicClassifier,
     TopicModel,
     features,
     taxonomy_fingerprint,
 )
+from monitor.tagging.tagger import Tagger  # noqa: E402
+from monitor.tagging.tags import TopicCandidate  # noqa: E402
+from monitor.tagging.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
+from monitor.text.nlp import Analyzed  # noqa: E402
 
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 FOLDS = 5
@@ -160,7 +161,7 @@ def candidate_rows(
     for item in items:
         if item.id not in analysed:
             continue
-        found: tuple[Candidate, ...] = tagger.candidates(analysed[item.id])
+        found: tuple[TopicCandidate, ...] = tagger.candidates(analysed[item.id])
         if not found:
             continue
         feats = features(analysed[item.id], found, taxonomy)

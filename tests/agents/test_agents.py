@@ -15,8 +15,8 @@ from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.notifier import process_candidate, process_candidates
 from agents.settings import load_settings
-from monitor.article import article_from_text, encode_article
-from monitor.silences import new_silence
+from monitor.alerting.silences import new_silence
+from monitor.text.article import article_from_text, encode_article
 from tests.agents.fakes import ChangelogTable, FakeSinks, FakeTopic, events
 from tests.conftest import SEED
 

@@ -19,9 +19,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from monitor.article import Article
-from monitor.nlp import load_pipeline
-from monitor.story import MAX_DISTANCE, bands, distance, fingerprint, story_fields
+from monitor.text.article import Article
+from monitor.text.fingerprint import MAX_DISTANCE, bands, distance, fingerprint, story_fields
+from monitor.text.nlp import load_pipeline
 from tests.integration.processes import (
     Worker,
     harness_restarts,

@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from monitor.article import content_id
+from monitor.text.article import content_id
 
 #: The worker's NEWSMON_MAX_ARTICLE_BYTES in the fuzz test: small, so oversize is cheap.
 LIMIT = 64 * 1024

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from monitor.article import article_from_text
+from monitor.text.article import article_from_text
 from tests.conftest import CORPUS, ROOT, SEED, free_port, skip_or_fail
 from tests.integration.dashboard import dashboard_queries
 from tests.integration.processes import (

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from monitor.article import Article, article_from_text
-from monitor.nlp import load_pipeline
-from monitor.rules import load_rules
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
+from monitor.rules.files import load_rules
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.article import Article, article_from_text
+from monitor.text.nlp import load_pipeline
 from tests.conftest import SEED, free_port
 from tests.integration.processes import (
     Worker,

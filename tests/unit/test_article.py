@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from monitor.article import (
+from monitor.errors import InvalidArticle
+from monitor.text.article import (
     Article,
     article_from_text,
     content_id,
     decode_article,
     encode_article,
 )
-from monitor.errors import InvalidArticle
 from tests.conftest import SEED
 
 

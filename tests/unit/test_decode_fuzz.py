@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from monitor.article import Article, decode_article, encode_article
 from monitor.errors import REASONS, SCHEMA_PREFIX, InvalidArticle
+from monitor.text.article import Article, decode_article, encode_article
 from tests.integration.fuzzgen import FIELDS, LIMIT, generate
 
 _FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -140,7 +140,7 @@ async def test_the_analyser_survives_a_lone_surrogate_and_tags_its_neighbours() 
 
 def test_an_article_under_the_default_size_limit_can_be_analysed() -> None:
     from agents.settings import load_settings
-    from monitor.nlp import BLANK, load_pipeline
+    from monitor.text.nlp import BLANK, load_pipeline
 
     limit = load_settings({}).max_article_bytes
     record = {"id": "long", "title": "t", "body": "a " * 500_100}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bench.topics.data import CORPUS, analyse, load_items, scored
-from monitor.evaluation import (
+from monitor.tagging.evaluation import (
     TopicScore,
     corpus_articles,
     errors,
@@ -19,10 +19,10 @@ from monitor.evaluation import (
     parse_gold,
     score_topics,
 )
-from monitor.tagged import tag_analyzed
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
-from monitor.topicmodel import model_for
+from monitor.tagging.model import model_for
+from monitor.tagging.tagged_article import tag_analyzed
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
 
 PRECISION_FLOOR = 0.88
 F1_FLOOR = {"air_defence": 0.92, "ceasefire": 0.82, "coalition": 0.70}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from monitor import limits
 from monitor.errors import RuleError
-from monitor.rules import parse_rules
+from monitor.rules import limits
+from monitor.rules.files import parse_rules
 
 RULE = "watchlists:\n  - name: w\n    rules:\n      - id: r\n        query: '{query}'\n"
 
@@ -33,7 +33,7 @@ def test_quoted_parentheses_do_not_count_as_nesting() -> None:
 
 
 def test_rule_sets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("monitor.rules.MAX_RULES", 2)
+    monkeypatch.setattr("monitor.rules.files.MAX_RULES", 2)
     rules = "".join(f"      - id: r{i}\n        query: truce\n" for i in range(3))
     text = "watchlists:\n  - name: w\n    rules:\n" + rules
     with pytest.raises(RuleError, match="3 rules; a rule set holds at most 2"):

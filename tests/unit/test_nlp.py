@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.article import Article
-from monitor.nlp import BLANK, LONG_TEXT, Pipeline, _chunk_starts, load_pipeline
+from monitor.text.article import Article
+from monitor.text.nlp import BLANK, LONG_TEXT, Pipeline, _chunk_starts, load_pipeline
 
 TAIL = "Emmanuel Macron met Keir Starmer in London on Monday."
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from monitor.article import Article
-from monitor.nlp import Analyzed, Pipeline, load_pipeline
-from monitor.presearch import match_query
-from monitor.query import QueryError, parse_query
-from monitor.query_ast import PREFIX, And, Near, Not, Or, Term, Topic
-from monitor.tagging import TopicTag
+from monitor.rules.presearch import match_query
+from monitor.rules.query import QueryError, parse_query
+from monitor.rules.syntax import PREFIX, And, Near, Not, Or, Term, Topic
+from monitor.tagging.tags import TopicTag
+from monitor.text.article import Article
+from monitor.text.nlp import Analyzed, Pipeline, load_pipeline
 
 Analyze = Callable[..., Analyzed]
 

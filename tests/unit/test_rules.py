@@ -8,14 +8,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.article import Article, article_from_text
 from monitor.errors import RuleError
-from monitor.nlp import Analyzed, Pipeline, load_pipeline
-from monitor.presearch import Presearcher
-from monitor.query import parse_query
-from monitor.rules import DEFAULT_WATCHLISTS, SEVERITIES, Rule, RuleSet, load_rules, parse_rules
-from monitor.tagging import Tagger, TopicTag
-from monitor.taxonomy import load_taxonomy
+from monitor.rules.files import (
+    DEFAULT_WATCHLISTS,
+    SEVERITIES,
+    Rule,
+    RuleSet,
+    load_rules,
+    parse_rules,
+)
+from monitor.rules.presearch import Presearcher
+from monitor.rules.query import parse_query
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.tags import TopicTag
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.article import Article, article_from_text
+from monitor.text.nlp import Analyzed, Pipeline, load_pipeline
 
 TOPICS = ("air_defence", "ceasefire", "coalition")
 SEED = Path(__file__).parents[2] / "seeds" / "000_db2a84df3f0e9d80.txt"

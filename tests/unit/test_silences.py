@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.alerting.silences import new_silence, silence_from_json, silencing
 from monitor.durations import format_duration, parse_duration
-from monitor.silences import new_silence, silence_from_json, silencing
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.article import Article, article_from_text
-from monitor.nlp import Pipeline, load_pipeline
-from monitor.tagged import tag_analyzed
-from monitor.tagging import Tagger, TopicTag
-from monitor.taxonomy import load_taxonomy
+from monitor.tagging.tagged_article import tag_analyzed
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.tags import TopicTag
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.article import Article, article_from_text
+from monitor.text.nlp import Pipeline, load_pipeline
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_db2a84df3f0e9d80.txt"
 

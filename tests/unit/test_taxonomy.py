@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import TaxonomyError
-from monitor.taxonomy import DEFAULT_WITHIN, Near, Term, load_taxonomy
+from monitor.tagging.taxonomy import DEFAULT_WITHIN, Near, Term, load_taxonomy
 
 GOOD = """\
 topics:

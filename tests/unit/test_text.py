@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.entities import AliasTable
-from monitor.text import americanize, norm, pattern_variants
+from monitor.text.entities import AliasTable
+from monitor.text.fields import americanize, norm, pattern_variants
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.topics.data import CORPUS
-from monitor.topicmodel import DEFAULT_MODEL
+from monitor.tagging.model import DEFAULT_MODEL
 
 pytest.importorskip("sklearn")
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.article import Article, article_from_mapping
-from monitor.entities import Entity
-from monitor.nlp import Analyzed
-from monitor.story import fingerprint, story_fields
-from monitor.tagging import Evidence, Tagger, TopicTag
-from monitor.text import Field, field_from_spans
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.tags import Evidence, TopicTag
+from monitor.text.article import Article, article_from_mapping
+from monitor.text.entities import Entity
+from monitor.text.fields import Field, field_from_spans
+from monitor.text.fingerprint import fingerprint, story_fields
+from monitor.text.nlp import Analyzed
 
 
 @dataclass(frozen=True, slots=True)

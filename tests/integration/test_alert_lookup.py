@@ -8,7 +8,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from agents.alertlog import keys_held, topics_holding
+from agents.alert_lookup import keys_held, topics_holding
 from agents.settings import load_settings
 from tests.conftest import free_port
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
-from monitor.article import Article
 from monitor.errors import Location, RuleError
-from monitor.nlp import BLANK, Pipeline, load_pipeline
-from monitor.presearch import TermIndex
-from monitor.query import Facts, evaluate
-from monitor.query_ast import Node, terms_of
-from monitor.rule_fields import items
+from monitor.rules.presearch import TermIndex
+from monitor.rules.query import Facts, evaluate
+from monitor.rules.syntax import Node, terms_of
+from monitor.rules.validators import items
+from monitor.text.article import Article
+from monitor.text.nlp import BLANK, Pipeline, load_pipeline
 from monitor.yamlfile import Located
 
 

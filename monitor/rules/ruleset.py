@@ -1,7 +1,7 @@
 """Compiled watch rules: ``RuleSet.match(analyzed, topics) -> tuple[RuleMatch, ...]``.
 
 A :class:`RuleSet` parses every rule's query once and hands them all to one
-:class:`~monitor.presearch.Presearcher`: matching an article costs one phrase-index pass
+:class:`~monitor.rules.presearch.Presearcher`: matching an article costs one phrase-index pass
 per field, then an evaluation of only the rules whose terms occurred. Rules and rule
 sets carry content versions, so an alert names exactly the rule that raised it.
 """
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.nlp import Analyzed
-from monitor.presearch import Presearcher
-from monitor.query import evaluate, evidence, make_facts
-from monitor.query_ast import Node
-from monitor.query_parser import parse_query
-from monitor.tagging import Evidence, TopicTag
+from monitor.rules.parser import parse_query
+from monitor.rules.presearch import Presearcher
+from monitor.rules.query import evaluate, evidence, make_facts
+from monitor.rules.syntax import Node
+from monitor.tagging.tags import Evidence, TopicTag
+from monitor.text.nlp import Analyzed
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 ROUTE_PREFIX = "alerts."

@@ -1,7 +1,7 @@
 """Once per rule per story: the decision behind every raised or suppressed alert.
 
 State for one rule is a set of recently alerted stories, indexed by fingerprint band
-(see :mod:`monitor.story`), plus the times of its recent alerts. A candidate whose
+(see :mod:`monitor.text.fingerprint`), plus the times of its recent alerts. A candidate whose
 fingerprint is within ``MAX_DISTANCE`` bits of a story seen in the window is a
 ``duplicate_story``; a new story past the rule's throttle is ``throttled``; otherwise
 it alerts and founds a story whose id is its own fingerprint, so replaying the same
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.story import MAX_DISTANCE, bands, distance, story_id_of
+from monitor.text.fingerprint import MAX_DISTANCE, bands, distance, story_id_of
 
 ALERT, DUPLICATE, THROTTLED, SILENCED = "alert", "duplicate_story", "throttled", "silenced"
 

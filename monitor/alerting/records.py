@@ -6,9 +6,9 @@ version, name, severity, watchlist}, ``article`` {id, title, url, source, publis
 ``entities`` [{text, label, canonical}], ``story_id``, ``raised_at``.
 
 A match becomes a :class:`Candidate` first (everything the alert will say, plus the
-story fingerprint); the once-per-story decision (:mod:`monitor.dedupe`) turns it into an
-alert or a suppression. Alert ids are deterministic: the same rule version and story
-give the same id, so a restart or a rebalance never mints a new one.
+story fingerprint); the once-per-story decision (:mod:`monitor.alerting.once_per_story`)
+turns it into an alert or a suppression. Alert ids are deterministic: the same rule
+version and story give the same id, so a restart or a rebalance never mints a new one.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.dedupe import Throttle
-from monitor.rules import RuleMatch
-from monitor.tagged import TaggedArticle
+from monitor.alerting.once_per_story import Throttle
+from monitor.rules.files import RuleMatch
+from monitor.tagging.tagged_article import TaggedArticle
 
 
 def alert_id(rule_id: str, rule_version: str, story_id: str) -> str:

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.nlp import Analyzed
-from monitor.rules import RuleMatch, RuleSet
-from monitor.tagging import TopicTag
+from monitor.rules.files import RuleMatch, RuleSet
+from monitor.tagging.tags import TopicTag
+from monitor.text.nlp import Analyzed
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """The watch-rule query language: ``parse_query(text) -> Node`` and ``evaluate(node, facts)``.
 
-Queries are parsed once into a frozen tree (:mod:`monitor.query_ast`, grammar in
-:mod:`monitor.query_parser`). Evaluation never looks at the text again: it reads
+Queries are parsed once into a frozen tree (:mod:`monitor.rules.syntax`, grammar in
+:mod:`monitor.rules.parser`). Evaluation never looks at the text again: it reads
 :class:`Facts`, i.e. the hits of every term found by one phrase-index pass per field
-(see :mod:`monitor.presearch`), the article's topics, entities and source. So matching
+(see :mod:`monitor.rules.presearch`), the article's topics, entities and source. So matching
 costs time linear in the text plus the size of the tree; there are no user regexes and
 no backtracking.
 """
@@ -14,9 +14,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.nlp import Analyzed
-from monitor.phrases import Hit
-from monitor.query_ast import (
+from monitor.rules.parser import QueryError, parse_query
+from monitor.rules.syntax import (
     FIELDS,
     And,
     EntityIs,
@@ -29,9 +28,10 @@ from monitor.query_ast import (
     Term,
     Topic,
 )
-from monitor.query_parser import QueryError, parse_query
-from monitor.tagging import Evidence, TopicTag
-from monitor.text import Field
+from monitor.tagging.tags import Evidence, TopicTag
+from monitor.text.fields import Field
+from monitor.text.nlp import Analyzed
+from monitor.text.phrases import Hit
 
 __all__ = ["Facts", "QueryError", "evaluate", "evidence", "make_facts", "parse_query"]
 

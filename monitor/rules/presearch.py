@@ -1,6 +1,6 @@
 """The presearcher: which rules are worth evaluating for an article.
 
-Every term of every query is compiled into one :class:`~monitor.phrases.PhraseIndex`,
+Every term of every query is compiled into one :class:`~monitor.text.phrases.PhraseIndex`,
 so an article costs one automaton pass per field whatever the number of rules. Each
 query gets a set of *required patterns* -- the query can only be true if one of them
 occurs -- and only queries whose required patterns were hit (plus the few that can
@@ -13,19 +13,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from monitor.nlp import Analyzed
-from monitor.phrases import FieldScan, PhraseIndex
-from monitor.query import Found, evaluate, evidence, make_facts
-from monitor.query_ast import PREFIX, And, Near, Node, Or, Pattern, Term, terms_of
-from monitor.query_parser import parse_query
-from monitor.tagging import Evidence, TopicTag
+from monitor.rules.parser import parse_query
+from monitor.rules.query import Found, evaluate, evidence, make_facts
+from monitor.rules.syntax import PREFIX, And, Near, Node, Or, Pattern, Term, terms_of
+from monitor.tagging.tags import Evidence, TopicTag
+from monitor.text.nlp import Analyzed
+from monitor.text.phrases import FieldScan, PhraseIndex
 
 
 class Hits(Mapping[Pattern, list[Found]]):
     """Every occurrence of every pattern in an article, grouped by pattern.
 
     Which patterns occur is known at once; the occurrences of a pattern (field and
-    :class:`~monitor.phrases.Hit`) are built the first time it is looked up, so an
+    :class:`~monitor.text.phrases.Hit`) are built the first time it is looked up, so an
     article pays for positions only where a query reads them.
     """
 
@@ -192,7 +192,7 @@ def match_query(
 ) -> tuple[Evidence, ...] | None:
     """Evaluate one query on its own (no rule set): its evidence if it matches, else None.
 
-    For tools and tests; a :class:`~monitor.ruleset.RuleSet` shares one index instead.
+    For tools and tests; a :class:`~monitor.rules.ruleset.RuleSet` shares one index instead.
     """
     node = parse_query(query) if isinstance(query, str) else query
     facts = make_facts(analyzed, topics, TermIndex(terms_of(node)).hits(analyzed))

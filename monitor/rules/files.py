@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import Location, RuleError
-from monitor.limits import MAX_RULES, check_query_text, check_query_tree
-from monitor.query_ast import Node, topics_of
-from monitor.query_parser import QueryError, parse_query
-from monitor.rule_examples import Example, examples_of, failing_examples
-from monitor.rule_fields import fail, items, known_keys, mapping, string, throttle
-from monitor.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet
+from monitor.rules.examples import Example, examples_of, failing_examples
+from monitor.rules.limits import MAX_RULES, check_query_text, check_query_tree
+from monitor.rules.parser import QueryError, parse_query
+from monitor.rules.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet
+from monitor.rules.syntax import Node, topics_of
+from monitor.rules.validators import fail, items, known_keys, mapping, string, throttle
 from monitor.yamlfile import Located, load_yaml, load_yaml_file
 
 __all__ = [
@@ -51,7 +51,7 @@ __all__ = [
     "parse_rules",
 ]
 
-DEFAULT_WATCHLISTS = Path(__file__).parent / "data" / "watchlists.yaml"
+DEFAULT_WATCHLISTS = Path(__file__).parents[1] / "data" / "watchlists.yaml"
 DEFAULT_SEVERITY = "medium"
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 _ROUTE = re.compile(re.escape(ROUTE_PREFIX) + r"[A-Za-z0-9._-]+")

@@ -1,6 +1,6 @@
 """The learned second stage of topic tagging: a calibrated confidence for each candidate topic.
 
-Stage one, the taxonomy (:mod:`monitor.tagging`), finds every topic with counted evidence
+Stage one, the taxonomy (:mod:`monitor.tagging.tagger`), finds every topic with counted evidence
 in an article: the *candidates*. Stage two scores each candidate with that topic's linear
 model over the article's words and the taxonomy's evidence, turns the score into a
 probability with the topic's Platt calibration (fitted with the labelled set's population
@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import TopicModelError
-from monitor.nlp import Analyzed
-from monitor.tagging import Candidate, TopicTag
-from monitor.taxonomy import Taxonomy
+from monitor.tagging.tags import TopicCandidate, TopicTag
+from monitor.tagging.taxonomy import Taxonomy
+from monitor.text.nlp import Analyzed
 
-DEFAULT_MODEL = Path(__file__).parent / "data" / "topic_model.json"
+DEFAULT_MODEL = Path(__file__).parents[1] / "data" / "topic_model.json"
 #: Bumped whenever :func:`features` changes meaning; a model records the version it used.
 FEATURE_VERSION = 1
 FORMAT = 1
@@ -43,7 +43,7 @@ def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
 
 
 def features(
-    analyzed: Analyzed, candidates: Sequence[Candidate], taxonomy: Taxonomy
+    analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
 ) -> dict[str, float]:
     """The features of one article: its words and the taxonomy's evidence.
 
@@ -116,7 +116,7 @@ class TopicModel:
         return self.taxonomy == taxonomy_fingerprint(taxonomy)
 
     def decide(
-        self, analyzed: Analyzed, candidates: Sequence[Candidate], taxonomy: Taxonomy
+        self, analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
     ) -> tuple[TopicTag, ...]:
         """The topics an article carries: candidates whose confidence reaches the threshold.
 

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.query_ast import FIELDS, PHRASE, PREFIX, WORD, EntityIs, Node, Source, Term, Topic
-from monitor.text import pattern_words
+from monitor.rules.syntax import FIELDS, PHRASE, PREFIX, WORD, EntityIs, Node, Source, Term, Topic
+from monitor.text.fields import pattern_words
 
 ATOMS = ("topic", "entity", "source")
 _OPERATORS = ("AND", "OR", "NOT")

@@ -1,10 +1,10 @@
 """Topic tagging: ``tag(analyzed, tagger) -> tuple[TopicTag, ...]``.
 
-All terms of all topics are compiled into one :class:`~monitor.phrases.PhraseIndex`,
+All terms of all topics are compiled into one :class:`~monitor.text.phrases.PhraseIndex`,
 so tagging costs one pass over each field whatever the size of the taxonomy. Every
 topic carries its score and the evidence that produced it.
 
-Scoring (the meaning of the taxonomy format, see :mod:`monitor.taxonomy`): hits are
+Scoring (the meaning of the taxonomy format, see :mod:`monitor.tagging.taxonomy`): hits are
 grouped per topic and field; a term occurrence counts when it is not inside an
 ``exclude`` context, stands in one of its ``fields``, has the case written when
 ``exact``, has one of its ``requires`` phrases and none of its ``unless`` phrases within
@@ -19,67 +19,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from monitor.errors import TopicModelError
-from monitor.nlp import Analyzed
-from monitor.phrases import Hit, PhraseIndex
-from monitor.taxonomy import FIELDS, Near, Taxonomy, Topic
-from monitor.text import Field, pattern_words
-
-if TYPE_CHECKING:
-    from monitor.topicmodel import TopicModel
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One match that counted towards a topic: the term and where it stands."""
-
-    term: str
-    field: str
-    start: int
-    end: int
-    snippet: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "term": self.term,
-            "field": self.field,
-            "start": self.start,
-            "end": self.end,
-            "snippet": self.snippet,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TopicTag:
-    """A topic on an article: the taxonomy's ``score`` and ``evidence`` and, where a learned
-    second stage decided it, ``confidence`` (a calibrated probability; None without one)."""
-
-    name: str
-    score: float
-    evidence: tuple[Evidence, ...]
-    confidence: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "score": self.score,
-            "confidence": self.confidence,
-            "evidence": [e.to_json() for e in self.evidence],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """Stage one's finding for one topic: any counted evidence, scored, thresholds aside.
-
-    ``passed`` says whether the taxonomy alone would tag it (score and ``min_terms``)."""
-
-    tag: TopicTag
-    passed: bool
-
+from monitor.tagging.model import TopicModel
+from monitor.tagging.tags import Evidence, TopicCandidate, TopicTag
+from monitor.tagging.taxonomy import FIELDS, Near, Taxonomy, Topic
+from monitor.text.fields import Field, pattern_words
+from monitor.text.nlp import Analyzed
+from monitor.text.phrases import Hit, PhraseIndex
 
 # What a phrase key in the index stands for: (kind, topic, item, side).
 _TERM, _NEAR, _EXCLUDE, _REQUIRES, _UNLESS, _NEAR_UNLESS = 0, 1, 2, 3, 4, 5
@@ -153,7 +100,7 @@ class Tagger:
             return self.model.decide(analyzed, found, self.taxonomy)
         return tuple(c.tag for c in found if c.passed)
 
-    def candidates(self, analyzed: Analyzed) -> tuple[Candidate, ...]:
+    def candidates(self, analyzed: Analyzed) -> tuple[TopicCandidate, ...]:
         """Every topic with counted evidence in an article, in taxonomy order."""
         by_topic: dict[int, list[_FieldHits]] = defaultdict(list)
         for field in analyzed.fields:
@@ -170,7 +117,7 @@ class Tagger:
                 tags.append(found)
         return tuple(tags)
 
-    def _score(self, topic: Topic, groups: list[_FieldHits]) -> Candidate | None:
+    def _score(self, topic: Topic, groups: list[_FieldHits]) -> TopicCandidate | None:
         counted: _Counted = defaultdict(list)
         for group in groups:
             terms = self._term_evidence(topic, group)
@@ -228,7 +175,7 @@ class Tagger:
             candidates.append((item, term.weight * weight, hit))
         return _longest(candidates)
 
-    def _verdict(self, topic: Topic, counted: _Counted) -> Candidate | None:
+    def _verdict(self, topic: Topic, counted: _Counted) -> TopicCandidate | None:
         score, contributors = 0.0, 0
         evidence: list[Evidence] = []
         for occurrences in counted.values():
@@ -246,7 +193,7 @@ class Tagger:
             return None
         evidence.sort(key=lambda e: (e.field != "title", e.start))
         passed = score >= topic.threshold and contributors >= topic.min_terms
-        return Candidate(TopicTag(topic.name, round(score, 3), tuple(evidence)), passed)
+        return TopicCandidate(TopicTag(topic.name, round(score, 3), tuple(evidence)), passed)
 
     def _field_weight(self, field: Field, hit: Hit, allowed: Iterable[str]) -> float:
         name = field.name

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from monitor.dedupe import ALERT, DUPLICATE, THROTTLED, Seen, Throttle, decide, expired
+from monitor.alerting.once_per_story import (
+    ALERT,
+    DUPLICATE,
+    THROTTLED,
+    Seen,
+    Throttle,
+    decide,
+    expired,
+)
 
 FP = 0x723395AD86421017
 COPY = FP ^ 0b101  # two bits away: the same story lightly edited

@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 
 from agents.settings import SettingsError, load_settings
-from monitor.article import Article, article_from_text
 from monitor.errors import TopicModelError
-from monitor.nlp import Analyzed, Pipeline, load_pipeline
-from monitor.tagged import tag_analyzed
-from monitor.tagging import Tagger
-from monitor.taxonomy import Taxonomy, load_taxonomy
-from monitor.topicmodel import (
+from monitor.tagging.model import (
     DEFAULT_MODEL,
     TopicClassifier,
     TopicModel,
@@ -26,6 +21,11 @@ from monitor.topicmodel import (
     model_from_json,
     taxonomy_fingerprint,
 )
+from monitor.tagging.tagged_article import tag_analyzed
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import Taxonomy, load_taxonomy
+from monitor.text.article import Article, article_from_text
+from monitor.text.nlp import Analyzed, Pipeline, load_pipeline
 from tests.conftest import SEED
 
 SEED_READINGS = Path(__file__).resolve().parents[1] / "data" / "seed_readings.jsonl"

@@ -1,4 +1,4 @@
-"""The syntax tree of a watch-rule query: frozen nodes, built by :mod:`monitor.query_parser`.
+"""The syntax tree of a watch-rule query: frozen nodes, built by :mod:`monitor.rules.parser`.
 
 Leaves are :class:`Term` (a word, phrase or prefix, optionally scoped to fields) and the
 article-level atoms :class:`Topic`, :class:`EntityIs` and :class:`Source`. ``offset`` is
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from monitor.text import norms, pattern_words
+from monitor.text.fields import norms, pattern_words
 
 FIELDS = ("title", "body")
 WORD, PHRASE, PREFIX = "word", "phrase", "prefix"

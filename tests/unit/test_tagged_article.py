@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from monitor.article import Article, article_from_text
-from monitor.nlp import Pipeline, load_pipeline
-from monitor.tagged import tag_analyzed, tagged_from_json
-from monitor.tagging import Tagger
-from monitor.taxonomy import load_taxonomy
-from monitor.text import field_from_spans
+from monitor.tagging.tagged_article import tag_analyzed, tagged_from_json
+from monitor.tagging.tagger import Tagger
+from monitor.tagging.taxonomy import load_taxonomy
+from monitor.text.article import Article, article_from_text
+from monitor.text.fields import field_from_spans
+from monitor.text.nlp import Pipeline, load_pipeline
 from tests.conftest import SEED
 
 

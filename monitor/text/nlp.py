@@ -16,9 +16,9 @@ from typing import Any
 import spacy
 from spacy.attrs import IDX, LENGTH, SPACY
 
-from monitor.article import Article
-from monitor.entities import LABELS, AliasTable, Entity, merge_entities
-from monitor.text import Field, build_field
+from monitor.text.article import Article
+from monitor.text.entities import LABELS, AliasTable, Entity, merge_entities
+from monitor.text.fields import Field, build_field
 
 log = logging.getLogger(__name__)
 

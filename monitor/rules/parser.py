@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.query_ast import FIELDS, And, Near, Node, Not, Or, Term
-from monitor.query_lexer import QueryError, Token, lex
+from monitor.rules.lexer import QueryError, Token, lex
+from monitor.rules.syntax import FIELDS, And, Near, Node, Not, Or, Term
 
 __all__ = ["QueryError", "parse_query"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from monitor.phrases import PhraseIndex
-from monitor.text import Field, norms, pattern_words
+from monitor.text.fields import Field, norms, pattern_words
+from monitor.text.phrases import PhraseIndex
 
-DEFAULT_ALIASES = Path(__file__).parent / "data" / "entities.yaml"
+DEFAULT_ALIASES = Path(__file__).parents[1] / "data" / "entities.yaml"
 #: NER labels worth reporting: who, which organisation, where.
 LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "EVENT", "PRODUCT"})
 _LEADING = ("the ", "The ")

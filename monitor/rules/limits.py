@@ -7,8 +7,8 @@ refused with the place it is exceeded, like any other error in the file.
 
 from __future__ import annotations
 
-from monitor.query_ast import Node, terms_of
-from monitor.query_lexer import QueryError
+from monitor.rules.lexer import QueryError
+from monitor.rules.syntax import Node, terms_of
 
 MAX_RULES = 50_000
 MAX_QUERY_CHARS = 4_000

@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from monitor.errors import Location, TaxonomyError
-from monitor.text import pattern_words
+from monitor.text.fields import pattern_words
 from monitor.yamlfile import Located, LocatedList, load_yaml_file
 
-DEFAULT_TAXONOMY = Path(__file__).parent / "data" / "taxonomy.yaml"
+DEFAULT_TAXONOMY = Path(__file__).parents[1] / "data" / "taxonomy.yaml"
 FIELDS = ("title", "lead", "body")
 DEFAULT_FIELD_WEIGHTS = {"title": 2.0, "lead": 1.5, "body": 1.0}
 DEFAULT_LEAD_CHARS = 400

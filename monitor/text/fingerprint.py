@@ -21,7 +21,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from monitor.text import Field
+from monitor.text.fields import Field
 
 BITS = 64
 MAX_DISTANCE = 8

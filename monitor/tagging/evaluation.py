@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.article import Article, article_from_mapping
+from monitor.text.article import Article, article_from_mapping
 
 Labels = Mapping[str, frozenset[str]]
 

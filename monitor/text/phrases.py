@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from monitor.text import Field, pattern_variants
+from monitor.text.fields import Field, pattern_variants
 
 #: Distinct words whose prefix keys an index remembers before it starts over.
 _PREFIX_CACHE = 100_000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from monitor.article import Article, article_from_text
-from monitor.nlp import load_pipeline
-from monitor.story import MAX_DISTANCE, bands, distance, fingerprint, story_fields
+from monitor.text.article import Article, article_from_text
+from monitor.text.fingerprint import MAX_DISTANCE, bands, distance, fingerprint, story_fields
+from monitor.text.nlp import load_pipeline
 from tests.conftest import SEED
 
 PIPELINE = load_pipeline("blank", ner=False)
