@@ -24,7 +24,7 @@ from agents.internals import ConsumerBooks, producer_buffer_idle
 from agents.kafka import ensure_topics, ssl_context
 from agents.liveness import Progress
 from agents.metrics import Metrics
-from agents.notifier import process_candidates
+from agents.notifier import StoryTable, process_candidates
 from agents.offsets import StallWatch, release, withheld_unless_done
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
@@ -234,9 +234,9 @@ def _wire(app: Any, ctx: Context) -> None:
     articles, tagged = _topic(app, settings, ARTICLES), _topic(app, settings, TAGGED)
     candidates = _topic(app, settings, CANDIDATES)
     # JSON keys and values: Faust picks JSON when key_type/value_type are not models.
-    stories = app.Table(
-        "stories", default=None, partitions=resolve(CANDIDATES, settings).partitions
-    )
+    table = app.Table("stories", default=None, partitions=resolve(CANDIDATES, settings).partitions)
+    stories = StoryTable(table)
+    table.on_recover(stories.on_recover)  # a recovered table: rebuild the story indexes
     deadletter = DeadLetter(_topic(app, settings, DEADLETTER), ctx.metrics)
     sinks = Sinks(app, settings, _topic(app, settings, ALERTS))
     for route in ctx.rules.current.route_topics():

@@ -5,6 +5,12 @@ and its story state lives in that partition of a changelog-backed Faust table: s
 workers agree because each rule has exactly one owner at a time, and a new owner after a
 rebalance restores the state from the changelog.
 
+The table holds one key per story (``<rule id>|story|<fingerprint>``, deleted when the
+story leaves the dedupe window), so a new story costs one changelog record; the band
+index that finds a candidate's near-duplicates (:class:`monitor.alerting.once_per_story.
+StoryIndex`) is kept in memory by :class:`StoryTable`, built from the table when a rule is
+first decided after a start or a table recovery.
+
 Exactly one alert per story, across crashes (docs/delivery.md): the
 notifier marks each alert of a batch *pending* and records its story in the table,
 flushes the changelog, sends the batch's alerts and waits for every acknowledgement,
@@ -29,34 +35,53 @@ from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.internals import act_for
 from agents.metrics import rule_label
-from monitor.alerting.once_per_story import ALERT, SILENCED, Decision, Seen, decide
+from monitor.alerting.once_per_story import ALERT, SILENCED, Seen, StoryIndex, decide
 from monitor.alerting.records import Candidate, alert_record
 from monitor.alerting.silences import silencing
 from monitor.text.article import parse_timestamp
-from monitor.text.fingerprint import bands
 
 log = logging.getLogger(__name__)
+STORY = "story"
 
 
-def _state(table: Any, rule_id: str, fingerprint: int) -> dict[str, tuple[Seen, ...]]:
-    return {
-        band: tuple(Seen.from_json(v) for v in table.get(f"{rule_id}|{band}") or ())
-        for band in bands(fingerprint)
-    }
+def story_key(rule_id: str, fingerprint: int) -> str:
+    return f"{rule_id}|{STORY}|{fingerprint:016x}"
 
 
-def _record(table: Any, rule_id: str, changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        table[f"{rule_id}|{key}"] = value
+class StoryTable:
+    """The notifier's table, with each rule's stories indexed in memory by fingerprint band.
 
+    The table is the truth; the indexes are built from it the first time they are needed
+    after :meth:`forget`, which Faust calls when it has recovered the table after a
+    rebalance, and which a failed batch calls too (its stories never reached the table).
+    """
 
-def _changes(decision: Decision) -> dict[str, Any]:
-    changes: dict[str, Any] = {
-        band: [seen.to_json() for seen in entries] for band, entries in decision.bands.items()
-    }
-    if decision.alert_times is not None:
-        changes["alerts"] = list(decision.alert_times)
-    return changes
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._indexes: dict[str, StoryIndex] | None = None
+
+    def forget(self) -> None:
+        """Drop the indexes: the next decision rebuilds them from the table."""
+        self._indexes = None
+
+    async def on_recover(self) -> None:
+        self.forget()
+
+    def index(self, rule_id: str) -> StoryIndex:
+        if self._indexes is None:
+            self._indexes = self._build()
+        return self._indexes.setdefault(rule_id, StoryIndex())
+
+    def _build(self) -> dict[str, StoryIndex]:
+        indexes: dict[str, StoryIndex] = {}
+        for key, value in list(self.table.items()):
+            head, _, fingerprint = key.rpartition("|")
+            rule_id, _, kind = head.rpartition("|")
+            if kind == STORY and rule_id:
+                story_id, seen_at = value
+                seen = Seen(int(fingerprint, 16), str(story_id), float(seen_at))
+                indexes.setdefault(rule_id, StoryIndex()).add(seen)
+        return indexes
 
 
 def _silenced(found: Candidate, ctx: Context, now: float) -> bool:
@@ -66,9 +91,20 @@ def _silenced(found: Candidate, ctx: Context, now: float) -> bool:
 
 
 async def process_candidates(
-    events: Sequence[Any], ctx: Context, table: Any, sinks: Any, deadletter: DeadLetter
+    events: Sequence[Any], ctx: Context, stories: StoryTable, sinks: Any, deadletter: DeadLetter
 ) -> None:
     """Decide a batch of candidates; raise the alerts of the batch together."""
+    try:
+        await _process(events, ctx, stories, sinks, deadletter)
+    except BaseException:
+        stories.forget()  # the batch's stories are in the indexes but not in the table
+        raise
+
+
+async def _process(
+    events: Sequence[Any], ctx: Context, stories: StoryTable, sinks: Any, deadletter: DeadLetter
+) -> None:
+    table = stories.table
     writes = BatchWrites(table)
     raised: list[tuple[Any, Candidate, dict[str, Any]]] = []
     finished: set[str] = set()  # rules whose marks from before this batch are completed
@@ -79,9 +115,9 @@ async def process_candidates(
         if found is None:
             continue
         if found.rule_id not in finished:
-            await finish_pending(found.rule_id, table, sinks, ctx.settings.dedupe_window)
+            await finish_pending(found.rule_id, stories, sinks, ctx.settings.dedupe_window)
             finished.add(found.rule_id)
-        if (record := _decide(found, ctx, writes)) is not None:
+        if (record := _decide(found, ctx, stories.index(found.rule_id), writes)) is not None:
             raised.append((event, found, record))
     writes.apply()  # once per key, each rule's pending mark before its stories
     if not raised:
@@ -104,10 +140,10 @@ def _clear_marks(table: Any, raised: list[tuple[Any, Candidate, dict[str, Any]]]
 
 
 async def process_candidate(
-    event: Any, ctx: Context, table: Any, sinks: Any, deadletter: DeadLetter
+    event: Any, ctx: Context, stories: StoryTable, sinks: Any, deadletter: DeadLetter
 ) -> None:
     """Decide one candidate (a batch of one)."""
-    await process_candidates([event], ctx, table, sinks, deadletter)
+    await process_candidates([event], ctx, stories, sinks, deadletter)
 
 
 async def _decoded(event: Any, deadletter: DeadLetter) -> Candidate | None:
@@ -120,39 +156,51 @@ async def _decoded(event: Any, deadletter: DeadLetter) -> Candidate | None:
     return found
 
 
-def _decide(found: Candidate, ctx: Context, table: Any) -> dict[str, Any] | None:
+def _decide(found: Candidate, ctx: Context, index: StoryIndex, table: Any) -> dict[str, Any] | None:
     """Record the decision in ``table``; return the alert to raise, marked pending, or None."""
     now = ctx.clock()
+    window = ctx.settings.dedupe_window
+    for gone in index.expire(now.timestamp(), window):
+        del table[story_key(found.rule_id, gone.fingerprint)]
     decision = decide(
         found.fingerprint,
         now.timestamp(),
-        _state(table, found.rule_id, found.fingerprint),
+        index,
         table.get(f"{found.rule_id}|alerts") or (),
-        window=ctx.settings.dedupe_window,
+        window=window,
         throttle=found.throttle,
     )
     if decision.outcome == ALERT and _silenced(found, ctx, now.timestamp()):
         decision = replace(decision, outcome=SILENCED)
     label = rule_label(found.rule_id, len(ctx.rules.current.rules))
     ctx.metrics.rule_outcomes.labels(rule=label, outcome=decision.outcome).inc()
-    if decision.outcome != ALERT:
+    record = None
+    if decision.outcome == ALERT:
+        record = alert_record(found, decision.story_id, now)
+        pending = dict(table.get(f"{found.rule_id}|{PENDING}") or {})
+        pending[record["alert_id"]] = {
+            "alert": record,
+            "route": found.route,
+            "at": now.timestamp(),
+            "fingerprint": f"{found.fingerprint:016x}",
+        }
+        # The mark first: a changelog that holds the story also holds the mark (same
+        # partition, and BatchWrites writes marks before stories).
+        table[f"{found.rule_id}|{PENDING}"] = pending
+    else:
         ctx.metrics.alerts_suppressed.labels(
             reason=decision.outcome, watchlist=found.watchlist, severity=found.severity
         ).inc()
-        _record(table, found.rule_id, _changes(decision))
-        return None
-    record = alert_record(found, decision.story_id, now)
-    pending = dict(table.get(f"{found.rule_id}|{PENDING}") or {})
-    pending[record["alert_id"]] = {
-        "alert": record,
-        "route": found.route,
-        "at": now.timestamp(),
-        "fingerprint": f"{found.fingerprint:016x}",
-    }
-    # The mark first: a changelog that holds the story also holds the mark (same partition).
-    table[f"{found.rule_id}|{PENDING}"] = pending
-    _record(table, found.rule_id, _changes(decision))
+    if decision.story is not None:
+        _record(table, index, found.rule_id, decision.story)
+    if decision.alert_times is not None:
+        table[f"{found.rule_id}|alerts"] = list(decision.alert_times)
     return record
+
+
+def _record(table: Any, index: StoryIndex, rule_id: str, story: Seen) -> None:
+    index.add(story)
+    table[story_key(rule_id, story.fingerprint)] = [story.story_id, story.seen_at]
 
 
 def _clear_pending(table: Any, rule_id: str, alert_ids: Collection[str]) -> None:
@@ -167,13 +215,14 @@ def _clear_pending(table: Any, rule_id: str, alert_ids: Collection[str]) -> None
         del table[f"{rule_id}|{PENDING}"]
 
 
-async def finish_pending(rule_id: str, table: Any, sinks: Any, window: float) -> None:
+async def finish_pending(rule_id: str, stories: StoryTable, sinks: Any, window: float) -> None:
     """Complete alerts a crash interrupted: send the copies the topics do not hold.
 
     The mark is written before its story, so a crash can leave a mark without the
     story: the story is recorded again, or the candidate, processed again, would alert
     a second time.
     """
+    table = stories.table
     marks = dict(table.get(f"{rule_id}|{PENDING}") or {})
     if not marks:
         return
@@ -188,15 +237,11 @@ async def finish_pending(rule_id: str, table: Any, sinks: Any, window: float) ->
             ", ".join(sorted(missing[alert_id])) or "none",
         )
         if "fingerprint" in mark:
-            _restore_story(table, rule_id, int(mark["fingerprint"], 16), mark["at"], window)
+            index = stories.index(rule_id)
+            decision = decide(int(mark["fingerprint"], 16), mark["at"], index, (), window=window)
+            if decision.story is not None:  # the table does not hold the story yet
+                _record(table, index, rule_id, decision.story)
     _clear_pending(table, rule_id, set(marks))
-
-
-def _restore_story(table: Any, rule_id: str, fingerprint: int, at: float, window: float) -> None:
-    """Record the story of a completed alert unless the table holds it already."""
-    decision = decide(fingerprint, at, _state(table, rule_id, fingerprint), (), window=window)
-    if decision.outcome == ALERT:
-        _record(table, rule_id, _changes(decision))
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:

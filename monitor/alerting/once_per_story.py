@@ -1,16 +1,21 @@
 """Once per rule per story: the decision behind every raised or suppressed alert.
 
-State for one rule is a set of recently alerted stories, indexed by fingerprint band
-(see :mod:`monitor.text.fingerprint`), plus the times of its recent alerts. A candidate whose
-fingerprint is within ``MAX_DISTANCE`` bits of a story seen in the window is a
-``duplicate_story``; a new story past the rule's throttle is ``throttled``; otherwise
-it alerts and founds a story whose id is its own fingerprint, so replaying the same
-article always gives the same story and the same alert id.
+State for one rule is the stories it alerted on (or suppressed first) within the window,
+held in a :class:`StoryIndex` that finds a fingerprint's near-duplicates by band (see
+:mod:`monitor.text.fingerprint`), plus the times of its recent alerts. A candidate whose
+fingerprint is within ``MAX_DISTANCE`` bits of a live story is a ``duplicate_story``; a
+new story past the rule's throttle is ``throttled``; otherwise it alerts and founds a
+story whose id is its own fingerprint, so replaying the same article always gives the
+same story and the same alert id.
+
+:func:`decide` reads the state and changes nothing: the caller records the new story it
+returns (:meth:`StoryIndex.add`) and stores it where the state lives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from monitor.text.fingerprint import MAX_DISTANCE, bands, distance, story_id_of
@@ -26,13 +31,6 @@ class Seen:
     story_id: str
     seen_at: float
 
-    def to_json(self) -> list[object]:
-        return [f"{self.fingerprint:016x}", self.story_id, self.seen_at]
-
-    @classmethod
-    def from_json(cls, value: Sequence[object]) -> Seen:
-        return cls(int(str(value[0]), 16), str(value[1]), float(str(value[2])))
-
 
 @dataclass(frozen=True, slots=True)
 class Throttle:
@@ -44,42 +42,80 @@ class Throttle:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What to do with a candidate, and the rule's state afterwards (only keys that change)."""
+    """What to do with a candidate: the outcome, the story it belongs to, the story to
+    record (None for a duplicate) and, under a throttle, the rule's recent alert times."""
 
     outcome: str
     story_id: str
-    bands: Mapping[str, tuple[Seen, ...]]
+    story: Seen | None = None
     alert_times: tuple[float, ...] | None = None
+
+
+class StoryIndex:
+    """One rule's stories, found by fingerprint band, oldest first for expiry."""
+
+    __slots__ = ("_bands", "_by_age")
+
+    def __init__(self, stories: Iterable[Seen] = ()) -> None:
+        self._bands: dict[str, list[Seen]] = {}
+        self._by_age: list[Seen] = []
+        for seen in stories:
+            self.add(seen)
+
+    def add(self, seen: Seen) -> None:
+        for band in bands(seen.fingerprint):
+            self._bands.setdefault(band, []).append(seen)
+        bisect.insort(self._by_age, seen, key=lambda s: s.seen_at)
+
+    def near(self, fingerprint: int, now: float, window: float) -> Seen | None:
+        """A story within the window whose fingerprint is near ``fingerprint``, if any."""
+        for band in bands(fingerprint):
+            for seen in self._bands.get(band, ()):
+                if now - seen.seen_at <= window and (
+                    distance(seen.fingerprint, fingerprint) <= MAX_DISTANCE
+                ):
+                    return seen
+        return None
+
+    def expire(self, now: float, window: float) -> list[Seen]:
+        """Drop the stories older than the window and return them (to delete where stored)."""
+        cut = 0
+        while cut < len(self._by_age) and now - self._by_age[cut].seen_at > window:
+            cut += 1
+        gone = self._by_age[:cut]
+        del self._by_age[:cut]
+        for seen in gone:
+            for band in bands(seen.fingerprint):
+                entries = self._bands[band]
+                entries.remove(seen)
+                if not entries:
+                    del self._bands[band]
+        return gone
+
+    def __iter__(self) -> Iterator[Seen]:
+        return iter(self._by_age)
+
+    def __len__(self) -> int:
+        return len(self._by_age)
 
 
 def decide(
     fingerprint: int,
     now: float,
-    state: Mapping[str, Sequence[Seen]],
+    stories: StoryIndex,
     recent_alerts: Sequence[float],
     *,
     window: float,
     throttle: Throttle | None = None,
 ) -> Decision:
-    """Decide for one candidate of one rule; ``state`` maps this fingerprint's bands to entries."""
-    live = {
-        key: tuple(s for s in state.get(key, ()) if now - s.seen_at <= window)
-        for key in bands(fingerprint)
-    }
-    for entries in live.values():
-        for seen in entries:
-            if distance(seen.fingerprint, fingerprint) <= MAX_DISTANCE:
-                return Decision(DUPLICATE, seen.story_id, {})
-    story = story_id_of(fingerprint)
-    recorded = {key: (*entries, Seen(fingerprint, story, now)) for key, entries in live.items()}
+    """Decide for one candidate of one rule, given the rule's stories and recent alerts."""
+    seen = stories.near(fingerprint, now, window)
+    if seen is not None:
+        return Decision(DUPLICATE, seen.story_id)
+    story = Seen(fingerprint, story_id_of(fingerprint), now)
     if throttle is not None:
         recent = tuple(t for t in recent_alerts if now - t < throttle.per_seconds)
         if len(recent) >= throttle.max_alerts:
-            return Decision(THROTTLED, story, recorded, recent)
-        return Decision(ALERT, story, recorded, (*recent, now))
-    return Decision(ALERT, story, recorded)
-
-
-def expired(entries: Sequence[Seen], now: float, window: float) -> bool:
-    """True when every entry is older than the window (the key can be deleted)."""
-    return all(now - s.seen_at > window for s in entries)
+            return Decision(THROTTLED, story.story_id, story, recent)
+        return Decision(ALERT, story.story_id, story, (*recent, now))
+    return Decision(ALERT, story.story_id, story)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from agents.analyser import INGESTED_AT, process_articles
 from agents.app import build_context
 from agents.context import Context
 from agents.deadletter import DeadLetter
-from agents.notifier import process_candidate, process_candidates
+from agents.notifier import StoryTable, process_candidate, process_candidates, story_key
 from agents.settings import load_settings
 from monitor.alerting.silences import new_silence
 from monitor.text.article import article_from_text, encode_article
@@ -141,11 +142,11 @@ async def test_notifier_alerts_once_per_story_and_counts_copies(
     registry, ctx = registry_and_ctx
     candidates = await _candidates(ctx)
     before = _total(registry, "newsmon_alerts_suppressed_total", reason="duplicate_story")
-    table: dict[str, Any] = {}
+    stories = StoryTable({})
     sinks, dead = FakeSinks(), FakeTopic("news.deadletter")
     copies = [s.value for s in candidates.sent] * 2
     for event in events(*copies, topic="news.candidates"):
-        await process_candidate(event, ctx, table, sinks, DeadLetter(dead, ctx.metrics))
+        await process_candidate(event, ctx, stories, sinks, DeadLetter(dead, ctx.metrics))
     alerts = [json.loads(s.value) for s in sinks.alerts.sent]
     assert len(alerts) == len(candidates.sent)
     for alert in alerts:
@@ -164,7 +165,8 @@ async def test_alert_ids_are_the_same_after_a_restart(registry_and_ctx: Any) -> 
     for _ in range(2):  # two workers with empty state: as after losing the table
         sinks = FakeSinks()
         for event in events(*[s.value for s in candidates.sent], topic="news.candidates"):
-            await process_candidate(event, ctx, {}, sinks, DeadLetter(FakeTopic("d"), ctx.metrics))
+            dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+            await process_candidate(event, ctx, StoryTable({}), sinks, dead)
         runs.append(sorted(json.loads(s.value)["alert_id"] for s in sinks.alerts.sent))
     assert runs[0] == runs[1]
     assert len(runs[0]) == len(candidates.sent)
@@ -185,10 +187,10 @@ async def test_notifier_suppresses_silenced_and_throttled_candidates(
     silenced_before = _count(registry, suppressed, reason="silenced", **labels)
     sinks = FakeSinks()
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
-    table: dict[str, Any] = {}
+    stories = StoryTable({})
     for record in throttled:
         event = events(json.dumps(record).encode(), topic="news.candidates")[0]
-        await process_candidate(event, ctx, table, sinks, dead)
+        await process_candidate(event, ctx, stories, sinks, dead)
     assert len(sinks.alerts.sent) == 1, "the second new story is over the throttle"
     throttled_count = _count(registry, suppressed, reason="throttled", **labels)
     assert throttled_count - throttled_before == 1
@@ -196,7 +198,7 @@ async def test_notifier_suppresses_silenced_and_throttled_candidates(
     ctx.silences["s1"] = new_silence(starts_at=0, seconds=1e12, rule=rule["id"])
     try:
         event = events(json.dumps(third_story).encode(), topic="news.candidates")[0]
-        await process_candidate(event, ctx, {}, sinks, dead)
+        await process_candidate(event, ctx, StoryTable({}), sinks, dead)
     finally:
         ctx.silences.clear()
     assert len(sinks.alerts.sent) == 1
@@ -219,15 +221,20 @@ async def _crashed(ctx: Any, sinks: FakeSinks, *values: bytes) -> dict[str, Any]
     """The table a worker left when ``sinks`` crashed it in the middle of a batch."""
     table: dict[str, Any] = {}
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    stories = StoryTable(table)
     with pytest.raises(ConnectionError):
-        await process_candidates(events(*values, topic="news.candidates"), ctx, table, sinks, dead)
+        await process_candidates(
+            events(*values, topic="news.candidates"), ctx, stories, sinks, dead
+        )
     return table
+
+
+STORIES = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
 
 
 def _three_stories(candidate: dict[str, Any]) -> list[bytes]:
     """The candidate as three unrelated stories."""
-    stories = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
-    return [json.dumps(dict(candidate, fingerprint=fp)).encode() for fp in stories]
+    return [json.dumps(dict(candidate, fingerprint=fp)).encode() for fp in STORIES]
 
 
 async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ctx: Any) -> None:
@@ -242,11 +249,18 @@ async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ct
     # The restarted worker shares the broker's topics and the restored table.
     restarted = FakeSinks()
     restarted.alerts = crashing.alerts
-    await process_candidate(events(first.value)[0], ctx, table, restarted, dead)
+    await process_candidate(events(first.value)[0], ctx, StoryTable(table), restarted, dead)
     rule = json.loads(first.value)["route"]
     assert len(restarted.alerts.sent) == 1, "news.alerts already had it: not sent twice"
     assert len(restarted.route(rule).sent) == 1, "the missing route copy was sent"
     assert not any(key.endswith("|pending") for key in table)
+
+
+class ReadBackFailingSinks(FakeSinks):
+    """Cannot read the alert topics back."""
+
+    async def missing(self, alerts: dict[str, str], since: float) -> dict[str, set[str]]:
+        raise ConnectionError("broker unreachable")
 
 
 class FlushCrashingSinks(FakeSinks):
@@ -266,9 +280,9 @@ async def test_a_mark_that_outlived_its_story_does_not_page_twice(registry_and_c
     assert restored
     assert len(restored) < len(table)
 
-    restarted = FakeSinks()
-    await process_candidate(events(first.value)[0], ctx, restored, restarted, dead)
-    await process_candidate(events(first.value)[0], ctx, restored, restarted, dead)
+    restarted, stories = FakeSinks(), StoryTable(restored)
+    await process_candidate(events(first.value)[0], ctx, stories, restarted, dead)
+    await process_candidate(events(first.value)[0], ctx, stories, restarted, dead)
     assert len(restarted.alerts.sent) == 1, "completed once, then the candidate is a duplicate"
     assert not any(key.endswith("|pending") for key in restored)
 
@@ -284,7 +298,8 @@ async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx:
 
     restarted = FakeSinks()
     restarted.alerts = crashing.alerts  # the first alert reached news.alerts before the crash
-    await process_candidates(events(*batch, topic="news.candidates"), ctx, table, restarted, dead)
+    stories = StoryTable(table)
+    await process_candidates(events(*batch, topic="news.candidates"), ctx, stories, restarted, dead)
     assert restarted.read_backs == 1, "one read-back for all of the rule's pending alerts"
     ids = [json.loads(s.value)["alert_id"] for s in restarted.alerts.sent]
     assert len(ids) == len(set(ids)) == 3, "each alert on news.alerts exactly once"
@@ -301,7 +316,7 @@ async def test_a_batch_raises_each_alert_once_and_flushes_once(registry_and_ctx:
     await process_candidates(
         events(*batch, topic="news.candidates"),
         ctx,
-        table,
+        StoryTable(table),
         sinks,
         DeadLetter(FakeTopic("d"), ctx.metrics),
     )
@@ -319,11 +334,91 @@ async def test_a_batch_marks_once_before_its_stories_and_clears_once(
     batch = _three_stories(first_candidate)
     table, sinks = ChangelogTable(), FakeSinks()
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
-    await process_candidates(events(*batch, topic="news.candidates"), ctx, table, sinks, dead)
+    await process_candidates(
+        events(*batch, topic="news.candidates"), ctx, StoryTable(table), sinks, dead
+    )
     keys = [key for key, _ in table.changelog]
     marks = [i for i, key in enumerate(keys) if key.endswith("|pending")]
     assert len(marks) == 2, "one mark for the batch's three alerts, one clear"
     assert marks == [0, len(keys) - 1], "marked before every story, cleared after"
     assert len(table.changelog[0][1]) == 3
     assert len(keys) == len(set(keys[1:-1])) + 2, "every story key written once"
+    assert keys[1:-1] == [story_key(first_candidate["rule"]["id"], int(fp, 16)) for fp in STORIES]
     assert len(sinks.alerts.sent) == 3
+
+
+async def test_a_new_story_costs_one_table_record_and_leaves_with_the_window(
+    registry_and_ctx: Any,
+) -> None:
+    _, ctx = registry_and_ctx
+    first = json.loads((await _candidates(ctx)).sent[0].value)
+    rule_id, fingerprint = first["rule"]["id"], int(first["fingerprint"], 16)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    table, sinks = ChangelogTable(), FakeSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    window = ctx.settings.dedupe_window
+    now = replace(ctx, clock=lambda: start)
+    await process_candidates(
+        events(json.dumps(first).encode(), topic="news.candidates"),
+        now,
+        StoryTable(table),
+        sinks,
+        dead,
+    )
+    stories = [key for key, _ in table.changelog if "|story|" in key]
+    assert stories == [story_key(rule_id, fingerprint)]
+
+    # Past the window the story leaves the table and its next copy alerts again.
+    later = replace(ctx, clock=lambda: start + timedelta(seconds=window + 1))
+    other = dict(first, fingerprint="0f0f0f0f0f0f0f0f")
+    await process_candidates(
+        events(json.dumps(other).encode(), topic="news.candidates"),
+        later,
+        StoryTable(table),
+        sinks,
+        dead,
+    )
+    assert story_key(rule_id, fingerprint) not in table
+    assert story_key(rule_id, 0x0F0F0F0F0F0F0F0F) in table
+    assert (story_key(rule_id, fingerprint), None) in table.changelog, "deleted, not left"
+
+
+async def test_a_restarted_notifier_finds_its_stories_in_the_table(registry_and_ctx: Any) -> None:
+    """A new owner of the table (a restart, a rebalance) rebuilds the band index from it."""
+    _, ctx = registry_and_ctx
+    first = json.loads((await _candidates(ctx)).sent[0].value)
+    table: dict[str, Any] = {}
+    sinks, dead = FakeSinks(), DeadLetter(FakeTopic("d"), ctx.metrics)
+    await process_candidate(
+        events(json.dumps(first).encode(), topic="news.candidates")[0],
+        ctx,
+        StoryTable(table),
+        sinks,
+        dead,
+    )
+    copy = dict(first, fingerprint=f"{int(first['fingerprint'], 16) ^ 0b1011:016x}")
+    restarted = StoryTable(dict(table))
+    await process_candidate(
+        events(json.dumps(copy).encode(), topic="news.candidates")[0], ctx, restarted, sinks, dead
+    )
+    assert len(sinks.alerts.sent) == 1, "the edited copy is a duplicate of the stored story"
+
+
+async def test_a_failed_batch_forgets_the_stories_it_did_not_store(registry_and_ctx: Any) -> None:
+    _, ctx = registry_and_ctx
+    first = json.loads((await _candidates(ctx)).sent[0].value)
+    other_rule = dict(first, rule=dict(first["rule"], id="other-rule"))
+    # A pending mark of another rule, to be completed when that rule first comes up.
+    mark = {"alert": {"alert_id": "a1"}, "route": first["route"], "at": 0.0}
+    table: dict[str, Any] = {"other-rule|pending": {"a1": mark}}
+    stories = StoryTable(table)
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    batch = [json.dumps(first).encode(), json.dumps(other_rule).encode()]
+    with pytest.raises(ConnectionError):  # the read-back fails after the first was decided
+        await process_candidates(
+            events(*batch, topic="news.candidates"), ctx, stories, ReadBackFailingSinks(), dead
+        )
+    assert not any("|story|" in key for key in table), "the batch wrote nothing"
+    sinks = FakeSinks()
+    await process_candidate(events(batch[0], topic="news.candidates")[0], ctx, stories, sinks, dead)
+    assert len(sinks.alerts.sent) == 1, "not taken for a duplicate of a story never stored"
