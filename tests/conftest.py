@@ -27,26 +27,6 @@ BOOTSTRAP = os.environ.get("NEWSMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests run in a random order (pytest-randomly, seed printed in the header), except
-    within a module marked ``scenario``: one worker taken through steps, each a test,
-    kept in file order wherever the module itself falls."""
-    start = 0
-    while start < len(items):
-        module = getattr(items[start], "module", None)
-        end = start
-        while end < len(items) and getattr(items[end], "module", None) is module:
-            end += 1
-        if any(items[start].iter_markers("scenario")):
-            items[start:end] = sorted(items[start:end], key=_file_position)
-        start = end
-
-
-def _file_position(item: pytest.Item) -> tuple[int, str]:
-    return (item.location[1] or 0, item.nodeid)
-
-
 def _reachable(bootstrap: str) -> bool:
     host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
     try:

@@ -104,10 +104,12 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         wait_healthy(workers[-1])
         replayed = run_newsmon(env, "replay", str(write_feed(tmp_path / "b.jsonl", after)))
         assert replayed.returncode == 0, replayed.stderr
+        # Commits first: a worker that stalls and exits meanwhile is restarted (as its
+        # supervisor would) before the alerts are counted.
+        wait_for_commits(bootstrap, "restart.", workers, tmp_path)
         counts = alerts_by_article(bootstrap, "restart.news.alerts", len(records))
         routed = alerts_by_article(bootstrap, "restart.alerts.chaos", len(records))
         wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
-        wait_for_commits(bootstrap, "restart.", workers, tmp_path)
     finally:
         codes = [stop(w) for w in workers]
     expected = {r["id"] for r in records}

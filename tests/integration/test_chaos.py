@@ -80,6 +80,10 @@ def _assert_exactly_once(
     env: dict[str, str], expected: set[str], workers: list[Worker], workdir: Path
 ) -> None:
     bootstrap, prefix = env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"]
+    # Nothing is held back: the commits reach the end of every input topic (a killed
+    # member holds its partitions until its session expires, 60 s). Waited for first: a
+    # worker that stalls and exits meanwhile is restarted, as its supervisor would.
+    wait_for_commits(bootstrap, prefix, workers, workdir)
     # Every alert once on news.alerts and once on its watchlist's route topic.
     for topic in ("news.alerts", "alerts.chaos"):
         counts = alerts_by_article(bootstrap, prefix + topic, len(expected))
@@ -92,9 +96,6 @@ def _assert_exactly_once(
             )
         assert not doubled, f"{topic}: {len(doubled)} raised more than once: {list(doubled)[:5]}"
         assert set(counts) == expected, topic
-    # Nothing is held back either: the commits reach the end of every input topic (a
-    # killed member holds its partitions until its session expires, 60 s).
-    wait_for_commits(env["NEWSMON_KAFKA_BOOTSTRAP"], env["NEWSMON_TOPIC_PREFIX"], workers, workdir)
 
 
 def _received(worker: Worker) -> float:

@@ -19,6 +19,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,7 @@ from tests.conftest import free_port
 from tests.integration.fuzzgen import LIMIT, Case, generate, lone_surrogates
 from tests.integration.processes import Worker, get_json, newsmon_env, running_worker, stop
 
-# Steps with one worker: the fuzzed replay, its check, the worker's stop (file order).
-pytestmark = [pytest.mark.broker, pytest.mark.scenario]
+pytestmark = pytest.mark.broker
 
 BAD = int(os.environ.get("NEWSMON_FUZZ_BAD", "2000"))
 VALID = int(os.environ.get("NEWSMON_FUZZ_VALID", str(max(1, BAD // 4))))
@@ -40,10 +40,27 @@ VALID = int(os.environ.get("NEWSMON_FUZZ_VALID", str(max(1, BAD // 4))))
 CRASH_MARKS = ("Crashed reason", "Restarting dead", "Giving up on crashed")
 
 
+@dataclass
+class Fuzzed:
+    """One fuzzing run of a worker, observed as it ended (the tests judge it in any order)."""
+
+    worker: Worker
+    prefix: str
+    pid: int
+    cases: list[Case]
+    positions: list[tuple[int, int]]
+    tagged: list[Any]
+    dead: list[Any]
+    counted: Counter[tuple[str, str]]
+    totals: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+    health: dict[str, Any]
+    alive: bool
+    seconds: tuple[float, float]  # generating, publishing + processing
+
+
 @pytest.fixture(scope="module")
-def fuzz_worker(
-    tmp_path_factory: pytest.TempPathFactory, bootstrap: str
-) -> Iterator[tuple[Worker, str]]:
+def fuzzed(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[Fuzzed]:
+    """A worker fed ``BAD`` bad and ``VALID`` valid messages, with what came out."""
     prefix = f"fuzz{free_port()}."
     env = newsmon_env(
         bootstrap,
@@ -55,7 +72,34 @@ def fuzz_worker(
         NEWSMON_LOG_LEVEL="WARNING",
     )
     with running_worker(env, free_port(), tmp_path_factory.mktemp("fuzz")) as worker:
-        yield worker, prefix
+        pid = worker.process.pid
+        started = time.monotonic()
+        cases = generate(BAD, VALID)
+        generated = time.monotonic()
+        valid = sum(case.reason is None for case in cases)
+        positions, tagged, dead = _run(
+            bootstrap,
+            prefix,
+            cases,
+            lambda tagged, dead: len(tagged) >= valid and len(dead) >= len(cases) - valid,
+            timeout=120 + len(cases) / 20,
+        )
+        processed = time.monotonic()
+        reasons = Counter((case.reason, "tag") for case in cases if case.reason is not None)
+        yield Fuzzed(
+            worker=worker,
+            prefix=prefix,
+            pid=pid,
+            cases=cases,
+            positions=positions,
+            tagged=tagged,
+            dead=dead,
+            counted=_wait_for_counts(worker, reasons),
+            totals=_samples(worker),
+            health=get_json(f"http://127.0.0.1:{worker.port}/health"),
+            alive=worker.process.poll() is None,
+            seconds=(generated - started, processed - generated),
+        )
 
 
 async def _publish(bootstrap: str, topic: str, cases: list[Case]) -> list[tuple[int, int]]:
@@ -180,45 +224,31 @@ def _check_dead_letters(
 
 
 def test_fuzzed_input_is_tagged_or_dead_lettered_exactly_once(
-    fuzz_worker: tuple[Worker, str], bootstrap: str, tagged_schema: Any
+    fuzzed: Fuzzed, tagged_schema: Any
 ) -> None:
-    worker, prefix = fuzz_worker
-    pid = worker.process.pid
-    started = time.monotonic()
-    cases = generate(BAD, VALID)
-    generated = time.monotonic()
-    valid = sum(case.reason is None for case in cases)
-    positions, tagged, dead = _run(
-        bootstrap,
-        prefix,
-        cases,
-        lambda tagged, dead: len(tagged) >= valid and len(dead) >= len(cases) - valid,
-        timeout=120 + len(cases) / 20,
-    )
-    processed = time.monotonic()
-
-    _check_tagged(tagged, cases, tagged_schema)
-    _check_dead_letters(dead, cases, positions, f"{prefix}news.articles")
+    cases = fuzzed.cases
+    _check_tagged(fuzzed.tagged, cases, tagged_schema)
+    _check_dead_letters(fuzzed.dead, cases, fuzzed.positions, f"{fuzzed.prefix}news.articles")
     reasons = Counter((case.reason, "tag") for case in cases if case.reason is not None)
-    assert Counter(dict(m.headers)["newsmon-reason"].decode() for m in dead) == Counter(
+    assert Counter(dict(m.headers)["newsmon-reason"].decode() for m in fuzzed.dead) == Counter(
         {reason: n for (reason, _), n in reasons.items()}
     )
-    counted = _wait_for_counts(worker, reasons)
-    assert counted == reasons
-    totals = _samples(worker)
-    assert totals[("newsmon_articles_received_total", ())] == len(cases)
-    assert totals[("newsmon_articles_tagged_total", ())] == VALID
-
-    assert worker.process.pid == pid
-    assert worker.process.poll() is None, "the worker exited"
-    assert get_json(f"http://127.0.0.1:{worker.port}/health")["status"] == "ok"
-    assert _crashes(worker) == [], "an agent crashed and was restarted"
-    per_reason = dict(sorted(Counter(r for r, _ in counted.elements()).items()))
+    assert fuzzed.counted == reasons
+    assert fuzzed.totals[("newsmon_articles_received_total", ())] == len(cases)
+    assert fuzzed.totals[("newsmon_articles_tagged_total", ())] == VALID
+    per_reason = dict(sorted(Counter(r for r, _ in fuzzed.counted.elements()).items()))
     print(
-        f"\nfuzz: {len(cases)} messages ({BAD} bad, {VALID} valid); tagged {len(tagged)}, "
-        f"dead-lettered {len(dead)} {per_reason}; "
-        f"generate {generated - started:.1f}s, publish+process {processed - generated:.1f}s"
+        f"\nfuzz: {len(cases)} messages ({BAD} bad, {VALID} valid); tagged "
+        f"{len(fuzzed.tagged)}, dead-lettered {len(fuzzed.dead)} {per_reason}; generate "
+        f"{fuzzed.seconds[0]:.1f}s, publish+process {fuzzed.seconds[1]:.1f}s"
     )
+
+
+def test_the_fuzzed_worker_neither_restarted_nor_lost_an_agent(fuzzed: Fuzzed) -> None:
+    assert fuzzed.alive, "the worker exited"
+    assert fuzzed.worker.process.pid == fuzzed.pid
+    assert fuzzed.health["status"] == "ok"
+    assert _crashes(fuzzed.worker) == [], "an agent crashed and was restarted"
 
 
 def _wait_for_counts(
@@ -231,9 +261,8 @@ def _wait_for_counts(
     return counted
 
 
-def test_the_worker_stops_cleanly_after_the_fuzzing(fuzz_worker: tuple[Worker, str]) -> None:
-    worker, _ = fuzz_worker
-    assert stop(worker) == 0, worker.log.read_text()[-3000:]
+def test_the_worker_stops_cleanly_after_the_fuzzing(fuzzed: Fuzzed) -> None:
+    assert stop(fuzzed.worker) == 0, fuzzed.worker.log.read_text()[-3000:]
 
 
 def test_lone_surrogates_are_tagged_or_dead_lettered(

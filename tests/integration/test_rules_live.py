@@ -1,5 +1,10 @@
 """Watch rules on the real broker: live deployment without a restart, once per story,
-and backtests read from a topic."""
+and backtests read from a topic.
+
+The tests that change what the worker does (a pushed rule set, a silence) run a worker of
+their own; the others share one and each replays articles no other test replays, so no
+test's stories are another's duplicates and the tests run in any order.
+"""
 
 from __future__ import annotations
 
@@ -29,14 +34,12 @@ from tests.integration.processes import (
     wait_for,
 )
 
-# Steps with one worker: alerts, then a rule push that edits a rule alerted before (file order).
-pytestmark = [pytest.mark.broker, pytest.mark.scenario]
+pytestmark = pytest.mark.broker
 DEFAULT_RULES = Path(__file__).resolve().parents[2] / "monitor" / "data" / "watchlists.yaml"
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[Worker]:
-    prefix = f"live{free_port()}."
+def _worker(tmp: Path, bootstrap: str, name: str) -> Iterator[Worker]:
+    prefix = f"{name}{free_port()}."
     env = newsmon_env(
         bootstrap,
         prefix,
@@ -44,8 +47,34 @@ def live(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[W
         NEWSMON_NER="false",
         NEWSMON_SPACY_MODEL="blank",
     )
-    with running_worker(env, free_port(), tmp_path_factory.mktemp("live")) as worker:
+    with running_worker(env, free_port(), tmp) as worker:
         yield worker
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[Worker]:
+    """A worker shared by the tests that only replay their own articles."""
+    yield from _worker(tmp_path_factory.mktemp("live"), bootstrap, "live")
+
+
+@pytest.fixture
+def own(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[Worker]:
+    """A worker of the test's own, for a test that changes its rules or silences."""
+    yield from _worker(tmp_path_factory.mktemp("own"), bootstrap, "own")
+
+
+def _replay(worker: Worker, path: Path, *articles: dict[str, str]) -> None:
+    path.write_text("".join(json.dumps(a) + "\n" for a in articles))
+    assert run_newsmon(worker.env, "replay", str(path)).returncode == 0
+
+
+#: An air-defence pause story (not the seed's): it raises us-air-defence-pause (high).
+PAUSE = {
+    "title": "Pentagon halts air defence shipments to Ukraine",
+    "body": "The Pentagon has halted shipments of Patriot interceptors and other air "
+    "defence missiles to Ukraine, officials said, pending a review of stocks held by the "
+    "United States.",
+}
 
 
 def _alerts(worker: Worker, route: str = "news.alerts") -> list[dict[str, Any]]:
@@ -90,14 +119,19 @@ def test_three_outlets_of_one_story_raise_one_alert_per_rule(live: Worker, tmp_p
     before = _suppressed(live)
     assert run_newsmon(live.env, "replay", str(feed)).returncode == 0
 
+    ids = {o["id"] for o in outlets}
+
+    def ours() -> list[dict[str, Any]]:
+        return [a for a in _alerts(live) if a["article"]["id"] in ids]
+
     # Candidates of different rules travel in different partitions: wait for all of them.
     wait_for(
-        lambda: {a["rule"]["id"] for a in _alerts(live)} >= expected,
+        lambda: {a["rule"]["id"] for a in ours()} >= expected,
         90,
         "an alert of every matching rule",
     )
     wait_for(lambda: _suppressed(live) - before >= 2 * len(expected), 60, "the suppressed copies")
-    alerts = _alerts(live)
+    alerts = ours()
     per_rule = Counter(a["rule"]["id"] for a in alerts)
     assert set(per_rule) == expected
     assert set(per_rule.values()) == {1}, per_rule
@@ -114,7 +148,14 @@ def _rules_matching(record: dict[str, str]) -> set[str]:
     return {m.rule.id for m in ruleset.match(analyzed, tagger.tag(analyzed))}
 
 
-def test_pushed_rules_apply_without_a_restart(live: Worker, tmp_path: Path) -> None:
+def test_pushed_rules_apply_without_a_restart(own: Worker, tmp_path: Path) -> None:
+    _replay(own, tmp_path / "before.jsonl", {"id": "pause-1", **PAUSE})
+    before_push = wait_for(
+        lambda: [a for a in _alerts(own) if a["rule"]["id"] == "us-air-defence-pause"],
+        90,
+        "an alert of the rule before the push",
+    )
+    assert before_push[0]["rule"]["severity"] == "high"
     changed = DEFAULT_RULES.read_text().replace("severity: high", "severity: critical", 1)
     changed += """
   - name: seed-watch
@@ -127,61 +168,53 @@ def test_pushed_rules_apply_without_a_restart(live: Worker, tmp_path: Path) -> N
 """
     rules = tmp_path / "rules.yaml"
     rules.write_text(changed)
-    pid = live.process.pid
-    before = get_json(f"http://127.0.0.1:{live.port}/health")["ruleset_version"]
-    pushed = run_newsmon(live.env, "rules", "push", str(rules))
+    pid = own.process.pid
+    before = get_json(f"http://127.0.0.1:{own.port}/health")["ruleset_version"]
+    pushed = run_newsmon(own.env, "rules", "push", str(rules))
     assert pushed.returncode == 0, pushed.stderr
     version = re.search(r"pushed rule set (\w+)", pushed.stdout)
     assert version
     assert version.group(1) != before
     wait_for(
         lambda: (
-            get_json(f"http://127.0.0.1:{live.port}/health")["ruleset_version"] == version.group(1)
+            get_json(f"http://127.0.0.1:{own.port}/health")["ruleset_version"] == version.group(1)
         ),
         30,
         "the worker to apply the pushed rule set",
     )
 
     # A new story: an edited rule keeps its story state, so only new stories alert again.
-    fresh = tmp_path / "fresh.json"
-    fresh.write_text(
-        json.dumps(
-            {
-                "id": "pentagon-halt-2",
-                "title": "Pentagon halts air defence shipments to Ukraine",
-                "body": "The Pentagon has halted shipments of Patriot interceptors and other air "
-                "defence missiles to Ukraine, officials said. Downing Street has not "
-                "commented on the decision, which Kyiv called a blow to its air defences.",
-            }
-        )
+    _replay(
+        own,
+        tmp_path / "fresh.jsonl",
+        {"id": "pause-1-copy", **PAUSE},
+        {
+            "id": "pentagon-halt-2",
+            "title": "Pentagon pauses air defence deliveries as Downing Street stays silent",
+            "body": "The United States has paused deliveries of air defence systems to "
+            "Kyiv, the Pentagon confirmed on Tuesday. Downing Street has not commented on "
+            "the pause, which Ukrainian officials called a blow to the country's defences.",
+        },
     )
-    assert run_newsmon(live.env, "replay", str(fresh)).returncode == 0
-    routed = wait_for(lambda: _alerts(live, "alerts.seed-watch"), 90, "the new rule's alert")
+    routed = wait_for(lambda: _alerts(own, "alerts.seed-watch"), 90, "the new rule's alert")
     assert routed[0]["rule"]["id"] == "downing-street-silent"
     pause = wait_for(
         lambda: [
             a
-            for a in _alerts(live)
+            for a in _alerts(own)
             if a["rule"]["id"] == "us-air-defence-pause" and a["rule"]["severity"] == "critical"
         ],
         60,
         "the changed rule",
     )
-    assert pause[0]["article"]["id"] == "pentagon-halt-2"
-    assert pause[0]["rule"]["version"] != next(
-        a["rule"]["version"]
-        for a in _alerts(live)
-        if a["rule"]["id"] == "us-air-defence-pause" and a["rule"]["severity"] == "high"
-    )
-    assert live.process.poll() is None, "no restart"
-    assert live.process.pid == pid
+    assert [a["article"]["id"] for a in pause] == ["pentagon-halt-2"], "the copy is a duplicate"
+    assert pause[0]["rule"]["version"] != before_push[0]["rule"]["version"]
+    assert own.process.poll() is None, "no restart"
+    assert own.process.pid == pid
 
 
 def test_backtest_reads_the_articles_topic(live: Worker, tmp_path: Path) -> None:
-    seed = article_from_text(SEED.read_text(encoding="utf-8"))
-    feed = tmp_path / "backtest.json"
-    feed.write_text(json.dumps({"id": "outlet-a-1", "title": seed.title, "body": seed.body}))
-    assert run_newsmon(live.env, "replay", str(feed)).returncode == 0
+    _replay(live, tmp_path / "backtest.jsonl", {"id": "backtest-1", **PAUSE})
     result = run_newsmon(
         live.env,
         "rules",
@@ -195,14 +228,14 @@ def test_backtest_reads_the_articles_topic(live: Worker, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     by_id = {line["id"]: line for line in lines}
-    assert {m["rule_id"] for m in by_id["outlet-a-1"]["matches"]} >= {"us-air-defence-pause"}
-    for match in by_id["outlet-a-1"]["matches"]:
+    assert {m["rule_id"] for m in by_id["backtest-1"]["matches"]} >= {"us-air-defence-pause"}
+    for match in by_id["backtest-1"]["matches"]:
         assert match["matches"], "every rule match explains itself"
 
 
-def test_a_silence_suppresses_alerts_of_its_watchlist(live: Worker, tmp_path: Path) -> None:
+def test_a_silence_suppresses_alerts_of_its_watchlist(own: Worker, tmp_path: Path) -> None:
     added = run_newsmon(
-        live.env,
+        own.env,
         "silence",
         "add",
         "--watchlist",
@@ -214,7 +247,7 @@ def test_a_silence_suppresses_alerts_of_its_watchlist(live: Worker, tmp_path: Pa
     )
     assert added.returncode == 0, added.stderr
     silence_id = added.stdout.split()[1]
-    listed = run_newsmon(live.env, "silence", "list")
+    listed = run_newsmon(own.env, "silence", "list")
     assert silence_id[:6] in listed.stdout
     time.sleep(3)  # the worker follows the silences topic once a second
     story = tmp_path / "truce.json"
@@ -229,17 +262,23 @@ def test_a_silence_suppresses_alerts_of_its_watchlist(live: Worker, tmp_path: Pa
             }
         )
     )
-    assert run_newsmon(live.env, "replay", str(story)).returncode == 0
+    assert run_newsmon(own.env, "replay", str(story)).returncode == 0
     pattern = r'newsmon_rule_outcomes_total\{outcome="silenced",rule="ceasefire-talks-stall"\}'
-    wait_for(lambda: re.search(pattern, _metrics(live)), 60, "the silenced outcome")
-    assert not [a for a in _alerts(live) if a["article"]["id"] == "truce-talks-stall-9"]
+    wait_for(lambda: re.search(pattern, _metrics(own)), 60, "the silenced outcome")
+    assert not [a for a in _alerts(own) if a["article"]["id"] == "truce-talks-stall-9"]
 
 
 def test_tail_follows_a_route_filtered_by_severity(live: Worker, tmp_path: Path) -> None:
-    seed = article_from_text(SEED.read_text(encoding="utf-8"))
-    feed = tmp_path / "tail.json"
-    feed.write_text(json.dumps({"id": "tail-1", "title": seed.title, "body": seed.body}))
-    assert run_newsmon(live.env, "replay", str(feed)).returncode == 0
+    _replay(
+        live,
+        tmp_path / "tail.jsonl",
+        {
+            "id": "tail-1",
+            "title": "Washington suspends air defence aid to Kyiv",
+            "body": "The United States will suspend air defence aid to Ukraine for a month, "
+            "the Pentagon said, as it checks its own stocks of interceptor missiles.",
+        },
+    )
     args = (
         "alerts",
         "tail",
