@@ -22,7 +22,7 @@ from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.internals import ConsumerBooks, producer_buffer_idle
 from agents.kafka import ensure_topics, ssl_context
-from agents.liveness import Progress
+from agents.liveness import Progress, Rebalance
 from agents.metrics import Metrics
 from agents.notifier import StoryTable, process_candidates
 from agents.offsets import StallWatch, release, withheld_unless_done
@@ -303,10 +303,16 @@ def _wire(app: Any, ctx: Context) -> None:
 
 def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:
     """Crash the worker (to be restarted) when its assigned records stop moving."""
-    progress = Progress(settings.stall_timeout)
+    progress, rebalance = Progress(settings.stall_timeout), Rebalance(settings.stall_timeout)
 
     @app.timer(interval=min(10.0, settings.stall_timeout / 3))
     async def stop_when_stalled() -> None:
+        if rebalance.stuck(time.monotonic(), app.rebalancing or app.in_recovery):
+            log.critical(
+                "worker stalled: %s; exiting so that it is restarted", rebalance.describe()
+            )
+            await app.crash(RuntimeError(f"worker stalled: {rebalance.describe()}"))
+            return
         if app.rebalancing:
             return
         consumer = app.consumer

@@ -6,6 +6,12 @@ its partitions hold unprocessed records, with the worker otherwise healthy. A cr
 worker is restarted by its supervisor and rejoins cleanly; a silent one is not. So a
 worker with pending records whose read and committed offsets have not moved for
 ``NEWSMON_STALL_TIMEOUT`` seconds (outside a rebalance) logs why and exits non-zero.
+
+A rebalance can hang the same way: Faust's table recovery waiting for changelog records
+that never arrive ("No event received for active tp ... since recovery start"), the
+worker consuming nothing meanwhile. A rebalance or recovery that lasts
+``NEWSMON_STALL_TIMEOUT`` seconds (the story table's changelog holds one record per story
+of the dedupe window and is read in seconds) is a stall too.
 """
 
 from __future__ import annotations
@@ -51,3 +57,23 @@ class Progress:
             if ends[tp] > (committed.get(tp) or 0)
         }
         return f"no progress for {self.timeout:.0f} s with records pending: {behind}"
+
+
+class Rebalance:
+    """Tracks how long the worker has been rebalancing or recovering without a break."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._since: float | None = None
+
+    def stuck(self, now: float, busy: bool) -> bool:
+        """True once ``busy`` has held for ``timeout`` seconds in a row."""
+        if not busy:
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        return now - self._since >= self.timeout
+
+    def describe(self) -> str:
+        return f"rebalance or table recovery unfinished after {self.timeout:.0f} s"

@@ -95,7 +95,8 @@ class Settings(BaseModel):
     stall_timeout: float = Field(
         120,
         ge=0,
-        description="Seconds without progress, records pending, before a worker exits (0: never)",
+        description="Seconds without progress (records pending, or in one rebalance) before a "
+        "worker exits to be restarted (0: never)",
     )
     data_dir: Path = Field(
         Path(".newsmon-data"), description="Worker state directory (Faust tables)"

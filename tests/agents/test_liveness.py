@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faust.types import TP
 
-from agents.liveness import Progress
+from agents.liveness import Progress, Rebalance
 
 A0, A1 = TP("news.articles", 0), TP("news.articles", 1)
 
@@ -33,3 +33,19 @@ def test_an_idle_worker_with_nothing_pending_is_not_stalled() -> None:
     progress = Progress(timeout=120)
     for now in (0.0, 500.0, 1000.0):
         assert not progress.stalled(now, {A0}, {A0: 24}, {A0: 25}, {A0: 25})
+
+
+def test_a_rebalance_that_never_ends_is_a_stall() -> None:
+    rebalance = Rebalance(timeout=60)
+    assert not rebalance.stuck(0.0, busy=True)
+    assert not rebalance.stuck(59.0, busy=True)
+    assert rebalance.stuck(60.0, busy=True)
+    assert rebalance.describe() == "rebalance or table recovery unfinished after 60 s"
+
+
+def test_rebalances_with_work_between_them_are_not_a_stall() -> None:
+    rebalance = Rebalance(timeout=60)
+    for start in (0.0, 100.0, 200.0):
+        assert not rebalance.stuck(start, busy=True)
+        assert not rebalance.stuck(start + 50, busy=True)
+        assert not rebalance.stuck(start + 55, busy=False)
