@@ -368,7 +368,7 @@ async def test_a_new_story_costs_one_table_record_and_leaves_with_the_window(
     stories = [key for key, _ in table.changelog if "|story|" in key]
     assert stories == [story_key(rule_id, fingerprint)]
 
-    # Past the window the story leaves the table and its next copy alerts again.
+    # Past the window, deciding the rule's next candidate deletes the expired story's key.
     later = replace(ctx, clock=lambda: start + timedelta(seconds=window + 1))
     other = dict(first, fingerprint="0f0f0f0f0f0f0f0f")
     await process_candidates(
