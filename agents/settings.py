@@ -72,7 +72,7 @@ class Settings(BaseModel):
     )
     batch_size: int = Field(32, ge=1, le=10_000, description="Articles per NLP batch")
     batch_window: float = Field(
-        0.02,
+        0.01,
         gt=0,
         le=60,
         description="Seconds a stage gathers records before it takes them as a batch",

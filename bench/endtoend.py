@@ -13,6 +13,7 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from monitor.text.article import Article
 
 ARTICLES, TAGGED, ALERTS = "news.articles", "news.tagged", "news.alerts"
 CANDIDATES = "news.candidates"
-_DEFAULT = load_settings({})
+DEFAULT_SETTINGS = load_settings({})
 
 
 @dataclass
@@ -98,7 +99,8 @@ class CpuClock:
     moment, without the idle time spent waiting.
     """
 
-    def __init__(self, workers: list[Worker], every: float = 0.05) -> None:
+    def __init__(self, workers: Sequence[Any], every: float = 0.05) -> None:
+        """``workers``: anything with ``cpu_seconds()`` (a :class:`Worker`)."""
         self.workers, self.every = workers, every
         self.samples: list[tuple[float, list[float]]] = []
         self._stop = threading.Event()
@@ -216,6 +218,6 @@ def freshness(
         "p95_s": cuts[94] if cuts else None,
         "p99_s": cuts[98] if cuts else None,
         "max_s": latencies[-1] if latencies else None,
-        "batch_window_s": float(run.env.get("NEWSMON_BATCH_WINDOW", _DEFAULT.batch_window)),
-        "batch_size": int(run.env.get("NEWSMON_BATCH_SIZE", _DEFAULT.batch_size)),
+        "batch_window_s": float(run.env.get("NEWSMON_BATCH_WINDOW", DEFAULT_SETTINGS.batch_window)),
+        "batch_size": int(run.env.get("NEWSMON_BATCH_SIZE", DEFAULT_SETTINGS.batch_size)),
     }

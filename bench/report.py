@@ -180,6 +180,7 @@ def markdown(results: dict[str, Any]) -> str:
     for section in (
         "offline",
         "passthrough",
+        "faust_floor",
         "end_to_end",
         "rules_end_to_end",
         "freshness",

@@ -28,6 +28,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import broker  # noqa: E402 - the repository root and bench/ go on sys.path first
 import endtoend  # noqa: E402
+import faust_floor  # noqa: E402
 import offline  # noqa: E402
 import report  # noqa: E402
 from environment import environment  # noqa: E402
@@ -69,6 +70,34 @@ def passthrough(bootstrap: str, prefix: str, sample: Sample, repeats: int) -> di
     return {"messages": len(messages), "msgs_per_s": sorted(rates)[len(rates) // 2]}
 
 
+def floor_part(
+    args: argparse.Namespace, prefix: str, sample: Sample, workdir: Path, offline_per_cpu_s: float
+) -> dict[str, Any]:
+    """Faust's floor under a worker of this shape, and the end-to-end ratio it allows."""
+    log("Faust floor: a worker-shaped Faust app that does nothing, 3 runs")
+    settings = {
+        "FLOOR_BATCH_SIZE": str(endtoend.DEFAULT_SETTINGS.batch_size),
+        "FLOOR_BATCH_WINDOW": str(endtoend.DEFAULT_SETTINGS.batch_window),
+        "FLOOR_LINGER": str(endtoend.DEFAULT_SETTINGS.producer_linger),
+    }
+    runs = [
+        faust_floor.floor(args.bootstrap, f"{prefix}floor{n}.", sample, workdir, env=settings)
+        for n in range(3)
+    ]
+    median = sorted(runs, key=lambda r: r["per_cpu_s"])[1]
+    bound = faust_floor.bound(offline_per_cpu_s, median["per_cpu_s"])
+    log(
+        f"  {median['per_s']:.0f} articles/s, {median['per_cpu_s']:.0f} per CPU second; "
+        f"end to end / offline (NER off) cannot pass {bound:.2f} on one core"
+    )
+    return {
+        **median,
+        "runs_per_cpu_s": [round(r["per_cpu_s"]) for r in runs],
+        "offline_blank_per_cpu_s": offline_per_cpu_s,
+        "bound_blank_vs_offline": bound,
+    }
+
+
 def kafka_part(
     args: argparse.Namespace, mode: Mode, sample: Sample, results: dict[str, Any]
 ) -> None:
@@ -101,6 +130,10 @@ def kafka_part(
                 )
             e2e[label], e2e[f"{label}_vs_offline"] = endtoend.paired_summary(repeats)
             memory[label] = max(max(r["peak_rss_mib"]) for r, _ in repeats)
+            if model == "blank":
+                offline_cpu = sorted(ref["per_cpu_s"] for _, ref in repeats)[len(repeats) // 2]
+                floor = floor_part(args, prefix, sample, workdir, offline_cpu)
+                results["faust_floor"] = floor
         for model in mode.scale_out:
             label = LABELS[model]
             log(f"end to end, {label}, two workers")

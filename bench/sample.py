@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from monitor.text.article import Article, encode_article
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "news_articles.jsonl.gz"
+SEED = 20261207
 
 
 #: Words most news articles contain: the benchmark's one rule alerts on nearly all of them.
@@ -51,7 +53,14 @@ class Sample:
 
 
 def load_sample(timed: int, warm: int, fresh: int, corpus: Path = CORPUS) -> Sample:
-    """Articles spread evenly over the corpus (all four sub-corpora), or synthetic ones."""
+    """Articles spread evenly over the corpus (all four sub-corpora), or synthetic ones.
+
+    The stride sample is shuffled (seeded) before it is cut into timed, warm and fresh
+    articles, so all three come from the same mix of sub-corpora in no particular order:
+    a replay at half the timed rate is then half the load all along. (Cut in corpus order,
+    the fresh articles came from the corpus's last sub-corpora, and a stretch of them three
+    times longer than the timed mean overloaded the freshness run.)
+    """
     wanted = timed + warm + fresh
     if not corpus.exists():
         articles = synthetic_or_corpus(wanted)  # synthetic when the corpus is absent
@@ -65,7 +74,8 @@ def load_sample(timed: int, warm: int, fresh: int, corpus: Path = CORPUS) -> Sam
                 articles.extend(corpus_articles([line]))
             except InvalidArticle:
                 continue  # neither title nor text: not an article
-        origin = f"{corpus.name}, stride sample of {len(lines)} records"
+        origin = f"{corpus.name}, stride sample of {len(lines)} records, shuffled"
+    random.Random(SEED).shuffle(articles)
     return Sample(
         articles[:timed], articles[timed : timed + warm], articles[timed + warm : wanted], origin
     )
