@@ -40,6 +40,7 @@ class Run:
     workers: int
     rules: Path
     workdir: Path
+    keep_topics: bool = False
     env: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +48,12 @@ class Run:
 
     def topic(self, name: str) -> str:
         return self.prefix + name
+
+    def clean_up(self) -> None:
+        """Delete the run's topics: a broker holding every earlier run's partitions (some
+        60 per run) works harder for the runs that come after."""
+        if not self.keep_topics:
+            asyncio.run(broker.delete_prefixed(self.bootstrap, self.prefix))
 
 
 def _timestamps(records: list[broker.Record]) -> dict[str, float]:
@@ -147,6 +154,7 @@ def throughput(run: Run, sample_warm: list[Article], timed: list[Article]) -> di
         after = asyncio.run(broker.partition_sizes(run.bootstrap, run.topic(CANDIDATES)))
         result["candidates_per_partition"] = [b - a for a, b in zip(before, after, strict=True)]
         result["peak_rss_mib"] = [round(w.peak_rss_mib(), 1) for w in workers]
+    run.clean_up()
     return result
 
 
@@ -208,6 +216,7 @@ def freshness(
         ids = {a.id for a in articles}
         published = _timestamps(_read(run, ARTICLES))
         alerts = _alert_times(_read(run, ALERTS))
+    run.clean_up()
     latencies = sorted(alerts[i] - published[i] for i in ids if i in alerts and i in published)
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
     return {

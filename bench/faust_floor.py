@@ -49,6 +49,7 @@ def floor(
     workdir: Path,
     *,
     env: dict[str, str],
+    keep_topics: bool = False,
 ) -> dict[str, Any]:
     """Articles per second and per CPU second of the app, publish to last alert record.
 
@@ -92,6 +93,8 @@ def floor(
         process.terminate()
         process.wait(60)
         log.close()
+        if not keep_topics:
+            asyncio.run(broker.delete_prefixed(bootstrap, prefix))
     return {
         "articles": len(timed),
         "per_s": len(timed) / max(1e-9, last - first),

@@ -81,7 +81,14 @@ def floor_part(
         "FLOOR_LINGER": str(endtoend.DEFAULT_SETTINGS.producer_linger),
     }
     runs = [
-        faust_floor.floor(args.bootstrap, f"{prefix}floor{n}.", sample, workdir, env=settings)
+        faust_floor.floor(
+            args.bootstrap,
+            f"{prefix}floor{n}.",
+            sample,
+            workdir,
+            env=settings,
+            keep_topics=args.keep_topics,
+        )
         for n in range(3)
     ]
     median = sorted(runs, key=lambda r: r["per_cpu_s"])[1]
@@ -106,6 +113,7 @@ def kafka_part(
     # The broad rule plus 10 generated ones: the NER-off run is also the 10-rule
     # reference of the rule scaling (one worker run fewer).
     rules = rule_file(workdir / "bench-rules.yaml", generated=10)
+    keep = args.keep_topics
     try:
         log("raw aiokafka pass-through")
         results["passthrough"] = passthrough(args.bootstrap, prefix, sample, mode.repeats)
@@ -119,7 +127,7 @@ def kafka_part(
             for repeat in range(mode.e2e_repeats):
                 reference = offline_pass()
                 run = endtoend.Run(
-                    args.bootstrap, f"{prefix}{label}1r{repeat}.", model, 1, rules, workdir
+                    args.bootstrap, f"{prefix}{label}1r{repeat}.", model, 1, rules, workdir, keep
                 )
                 result = endtoend.throughput(run, sample.warm, sample.timed)
                 repeats.append((result, reference))
@@ -140,7 +148,7 @@ def kafka_part(
             runs = []
             for repeat in range(mode.e2e_repeats):
                 run = endtoend.Run(
-                    args.bootstrap, f"{prefix}{label}2r{repeat}.", model, 2, rules, workdir
+                    args.bootstrap, f"{prefix}{label}2r{repeat}.", model, 2, rules, workdir, keep
                 )
                 two = endtoend.throughput(run, sample.warm, sample.timed)
                 runs.append(two)
@@ -157,14 +165,14 @@ def kafka_part(
         results["rules_end_to_end"] = scaling
         log("end to end, blank, one worker, 10,000 generated rules")
         path = rule_file(workdir / "rules-10000.yaml", generated=10_000)
-        run = endtoend.Run(args.bootstrap, f"{prefix}rules10000.", "blank", 1, path, workdir)
+        run = endtoend.Run(args.bootstrap, f"{prefix}rules10000.", "blank", 1, path, workdir, keep)
         scaling["10000"] = endtoend.throughput(run, sample.warm, sample.timed)
         log(f"  {scaling['10000']['alerted_per_s']:.1f} articles/s")
         # Freshness at half the one-worker rate of the keyword path (NER off).
         label = "blank"
         rate = e2e[label]["alerted_per_s"] / 2
         log(f"freshness, {label}, {rate:.1f} articles/s")
-        run = endtoend.Run(args.bootstrap, f"{prefix}{label}f.", "blank", 1, rules, workdir)
+        run = endtoend.Run(args.bootstrap, f"{prefix}{label}f.", "blank", 1, rules, workdir, keep)
         results["freshness"] = {
             "mode": label,
             **endtoend.freshness(run, sample.warm, sample.fresh, rate, mode.fresh_seconds),
