@@ -50,8 +50,8 @@ class Run:
         return self.prefix + name
 
     def clean_up(self) -> None:
-        """Delete the run's topics: a broker holding every earlier run's partitions (some
-        60 per run) works harder for the runs that come after."""
+        """Delete the run's topics (some 60 partitions), so that later runs do not share
+        the broker with every earlier run's."""
         if not self.keep_topics:
             asyncio.run(broker.delete_prefixed(self.bootstrap, self.prefix))
 
