@@ -45,28 +45,26 @@ articles, tagged, candidates = _topic("articles"), _topic("tagged"), _topic("can
 alerts, route = _topic("alerts"), _topic("route")
 
 
-@app.agent(articles)
-async def analyse(stream: Any) -> None:
+async def _forward(stream: Any, *sinks: Any) -> None:
+    """Send each record of each batch to every sink; wait for the batch's acks."""
     async for events in stream.take_events(_BATCH, _WINDOW):
         sent = []
         for event in events:
             key, value = event.message.key, event.message.value
-            sent.append(await tagged.send(key=key, value=value))
-            sent.append(await candidates.send(key=key, value=value))
+            for sink in sinks:
+                sent.append(await sink.send(key=key, value=value))
         for future in sent:
             await future
+
+
+@app.agent(articles)
+async def analyse(stream: Any) -> None:
+    await _forward(stream, tagged, candidates)
 
 
 @app.agent(candidates)
 async def notify(stream: Any) -> None:
-    async for events in stream.take_events(_BATCH, _WINDOW):
-        sent = []
-        for event in events:
-            key, value = event.message.key, event.message.value
-            sent.append(await alerts.send(key=key, value=value))
-            sent.append(await route.send(key=key, value=value))
-        for future in sent:
-            await future
+    await _forward(stream, alerts, route)
 
 
 if __name__ == "__main__":
