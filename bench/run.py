@@ -140,8 +140,7 @@ def kafka_part(
             memory[label] = max(max(r["peak_rss_mib"]) for r, _ in repeats)
             if model == "blank":
                 offline_cpu = sorted(ref["per_cpu_s"] for _, ref in repeats)[len(repeats) // 2]
-                floor = floor_part(args, prefix, sample, workdir, offline_cpu)
-                results["faust_floor"] = floor
+                results["faust_floor"] = floor_part(args, prefix, sample, workdir, offline_cpu)
         for model in mode.scale_out:
             label = LABELS[model]
             log(f"end to end, {label}, two workers, {mode.e2e_repeats} runs")

@@ -58,8 +58,8 @@ def load_sample(timed: int, warm: int, fresh: int, corpus: Path = CORPUS) -> Sam
     The stride sample is shuffled (seeded) before it is cut into timed, warm and fresh
     articles, so all three come from the same mix of sub-corpora in no particular order:
     a replay at half the timed rate is then half the load all along. (Cut in corpus order,
-    the fresh articles came from the corpus's last sub-corpora, and a stretch of them three
-    times longer than the timed mean overloaded the freshness run.)
+    the fresh articles came from the corpus's last sub-corpora, and a stretch of them about
+    four times longer than the timed mean overloaded the freshness run.)
     """
     wanted = timed + warm + fresh
     if not corpus.exists():
