@@ -123,7 +123,9 @@ class Tagger:
             terms = self._term_evidence(topic, group)
             for item, weight, hit in terms:
                 counted[(_TERM, item)].append((weight, group.field, hit, topic.terms[item].text))
-            for item, near in enumerate(topic.near):
+            # Only the near items with words on both sides here, in taxonomy order.
+            for item in sorted(i for i, (a, b) in group.near.items() if a and b):
+                near = topic.near[item]
                 if not (pair := self._near_pair(group, item, near)):
                     continue
                 span = Hit(

@@ -195,51 +195,86 @@ class Field:
         return ("…" if left > 0 else "") + core + ("…" if right < len(self.text) else "")
 
 
-def build_field(name: str, text: str, tokens: Sequence[tuple[str, int, bool]]) -> Field:
-    """Make a Field from tokens given as ``(text, char_offset, followed_by_space)``.
+#: What a token is, by spaCy's ORTH id of its text: a word's ``(lower, norm)``, or one of
+#: the two markers below. Texts repeat, so most tokens cost one dictionary lookup.
+_TOKENS: dict[int, tuple[str, str]] = {}
+_TOKEN_CACHE = 262_144
+_HYPHEN = ("", "-")  # a hyphen (joins the words around it when nothing separates them)
+_OTHER = ("", "")  # punctuation, a possessive, whitespace: no word, no position
 
+
+def build_field(name: str, text: str, columns: Sequence[Sequence[int]]) -> Field:
+    """Make a Field from a tokenizer's tokens, given as four parallel columns.
+
+    ``columns`` is ``(offsets, lengths, spaced, orths)``: token ``i`` is
+    ``text[offsets[i] : offsets[i] + lengths[i]]``, followed by a space when ``spaced[i]``;
+    ``orths[i]`` identifies its text (spaCy's ORTH id: equal texts, equal ids).
     Punctuation and possessives are dropped; hyphens between two words with no space
     around them join those words into a compound.
     """
-    # The hot loop of tagging: locals only, a running word count instead of len(), and a
-    # compound tracked as the index of its first word (``run``) instead of a list of
-    # parts; _close_compound is only called when a compound of several words ends.
-    surfaces: list[str] = []
+    offsets, lengths, spaced, orths = columns
+    # The hot loop of tagging: locals only, one dictionary lookup per token, a running
+    # word count instead of len(), and a compound tracked as the index of its first word
+    # (``run``); _close_compound is only called when a compound of several words ends.
+    lowers: list[str] = []
+    normed: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     compounds: list[tuple[str, int, int]] = []
-    is_word = _is_word
-    count = 0  # == len(surfaces)
+    known = _TOKENS
+    hyphen, other = _HYPHEN, _OTHER
+    count = 0  # == len(lowers)
     run = 0  # first word of the compound being built; == count when none
     joinable = False  # the previous token was a hyphen glued to a word on its left
-    for surface, offset, spaced in tokens:
-        if surface in _HYPHENS:
-            joinable = run < count and not spaced and ends[-1] == offset
+    end = -1  # where the last word ends
+    for offset, length, space, orth in zip(offsets, lengths, spaced, orths, strict=True):
+        token = known.get(orth)
+        if token is None:
+            token = _learn(orth, text[offset : offset + length])
+        if token is hyphen:
+            joinable = run < count and not space and end == offset
             continue
-        if not is_word(surface):
+        if token is other:
             if count - run > 1:
-                _close_compound(surfaces, run, compounds)
+                _close_compound(text, starts, ends, run, compounds)
             run = count
             joinable = False
             continue
-        if not (joinable and ends[-1] + 1 == offset):
+        if not (joinable and end + 1 == offset):
             if count - run > 1:
-                _close_compound(surfaces, run, compounds)
+                _close_compound(text, starts, ends, run, compounds)
             run = count
         joinable = False
-        surfaces.append(surface)
+        lowers.append(token[0])
+        normed.append(token[1])
         starts.append(offset)
-        ends.append(offset + len(surface))
+        end = offset + length
+        ends.append(end)
         count += 1
-        if spaced:
+        if space:
             if count - run > 1:
-                _close_compound(surfaces, run, compounds)
+                _close_compound(text, starts, ends, run, compounds)
             run = count
-    _close_compound(surfaces, run, compounds)
-    lowers = tuple([surface.lower() for surface in surfaces])
+    if count - run > 1:
+        _close_compound(text, starts, ends, run, compounds)
     return Field(
-        name, text, tuple(map(norm, lowers)), lowers, tuple(starts), tuple(ends), tuple(compounds)
+        name, text, tuple(normed), tuple(lowers), tuple(starts), tuple(ends), tuple(compounds)
     )
+
+
+def _learn(orth: int, surface: str) -> tuple[str, str]:
+    """What the token ``surface`` is (see ``_TOKENS``), remembered under ``orth``."""
+    if surface in _HYPHENS:
+        token = _HYPHEN
+    elif surface in _APOSTROPHE_S or not any(ch.isalnum() for ch in surface):
+        token = _OTHER
+    else:
+        lower = surface.lower()
+        token = (lower, norm(lower))
+    if len(_TOKENS) >= _TOKEN_CACHE:
+        _TOKENS.clear()
+    _TOKENS[orth] = token
+    return token
 
 
 def field_from_spans(
@@ -264,14 +299,14 @@ def field_from_spans(
     return Field(name, text, tuple(map(norm, lowers)), lowers, tuple(starts), tuple(ends), joined)
 
 
-def _close_compound(surfaces: list[str], run: int, compounds: list[tuple[str, int, int]]) -> int:
-    """Record the words from ``run`` on as a compound if there are several; the next run."""
-    count = len(surfaces)
-    if count - run > 1:
-        compounds.append((norm("".join(surfaces[run:])), run, count - 1))
-    return count
-
-
-@lru_cache(maxsize=65_536)
-def _is_word(surface: str) -> bool:
-    return surface not in _APOSTROPHE_S and any(ch.isalnum() for ch in surface)
+def _close_compound(
+    text: str,
+    starts: list[int],
+    ends: list[int],
+    run: int,
+    compounds: list[tuple[str, int, int]],
+) -> None:
+    """Record the words from ``run`` to the last one as one compound, joined."""
+    last = len(starts) - 1
+    joined = "".join(text[a:b] for a, b in zip(starts[run:], ends[run:], strict=True))
+    compounds.append((norm(joined), run, last))

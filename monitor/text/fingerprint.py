@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import pairwise
+from itertools import chain, pairwise
 
 import numpy as np
 
@@ -31,7 +31,6 @@ _EDGES = [round(i * BITS / BANDS) for i in range(BANDS + 1)]
 _SHINGLE = 3
 
 
-_SHIFTS = np.arange(BITS, dtype=np.uint64)
 # Odd multipliers that mix word hashes into a shingle hash, and the SplitMix64 finaliser.
 _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 _F1, _F2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
@@ -49,7 +48,8 @@ def story_fields(title: Field, body: Field) -> tuple[Field, ...]:
 
 def fingerprint(fields: Iterable[Field]) -> int:
     """The SimHash of the word 3-shingles of the given fields (deterministic everywhere)."""
-    words = np.array([_word_hash(w) for field in fields for w in field.norms], dtype=np.uint64)
+    hashes = chain.from_iterable(map(_word_hash, field.norms) for field in fields)
+    words = np.fromiter(hashes, dtype=np.uint64)
     if len(words) < _SHINGLE:
         words = np.concatenate([words, np.zeros(_SHINGLE - len(words), dtype=np.uint64)])
     with np.errstate(over="ignore"):
@@ -59,9 +59,10 @@ def fingerprint(fields: Iterable[Field]) -> int:
         mixed ^= mixed >> np.uint64(27)
         mixed *= _F2
         mixed ^= mixed >> np.uint64(31)
-    ones = ((mixed[:, None] >> _SHIFTS) & np.uint64(1)).sum(axis=0)
-    majority = ones * 2 > len(mixed)
-    return int(sum(1 << int(bit) for bit in np.flatnonzero(majority)))
+    # One row of 64 bits per shingle (bit i of the hash in column i), counted per column.
+    bits = np.unpackbits(mixed.astype("<u8").view(np.uint8), bitorder="little")
+    majority = bits.reshape(-1, BITS).sum(axis=0) * 2 > len(mixed)
+    return int(np.packbits(majority, bitorder="little").view("<u8")[0])
 
 
 def distance(a: int, b: int) -> int:

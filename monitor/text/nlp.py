@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import spacy
-from spacy.attrs import IDX, LENGTH, SPACY
+from spacy.attrs import IDX, LENGTH, ORTH, SPACY
 
 from monitor.text.article import Article
 from monitor.text.entities import LABELS, AliasTable, Entity, merge_entities
@@ -28,7 +28,7 @@ BLANK = "blank"
 _SEPARATOR = "\n\n"
 _OPTIONAL = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 _EMBEDDINGS = ("tok2vec", "transformer")
-_TOKEN_ATTRS = [IDX, LENGTH, SPACY]
+_TOKEN_ATTRS = [IDX, LENGTH, SPACY, ORTH]
 #: Texts longer than this are tokenised whole and run through NER in chunks of this size.
 LONG_TEXT = 100_000
 #: The longest text the tokenizer accepts (articles are far smaller: see NEWSMON_MAX_ARTICLE_BYTES).
@@ -104,22 +104,16 @@ class Pipeline:
     ) -> Analyzed:
         split = len(article.title)
         base = split + len(_SEPARATOR)
-        title, body = article.title, article.body
-        # One array of (offset, length, followed by a space) per token instead of a
-        # Token object each: the token's text is a slice of the field it stands in.
-        # Converted column by column: three lists of ints cost a tenth of one small list
-        # per token.
-        offsets, lengths, spaces = doc.to_array(_TOKEN_ATTRS).T.tolist()
-        rows = zip(offsets, lengths, spaces, strict=True)
-        title_tokens: list[tuple[str, int, bool]] = []
-        body_tokens: list[tuple[str, int, bool]] = []
-        for i, n, s in rows:
-            if i < split:
-                title_tokens.append((title[i : i + n], i, s == 1))
-            elif i >= base:  # not the separator's whitespace
-                body_tokens.append((body[i - base : i - base + n], i - base, s == 1))
-        title_field = build_field("title", title, title_tokens)
-        body_field = build_field("body", body, body_tokens)
+        # One array of (offset, length, followed by a space, text id) per token instead of
+        # a Token object each; the title's tokens come first, then the separator's
+        # whitespace, then the body's, whose offsets are moved to the body's own.
+        columns = doc.to_array(_TOKEN_ATTRS)
+        offsets = columns[:, 0]
+        title_end, body_start = offsets.searchsorted((split, base))
+        title_field = build_field("title", article.title, columns[:title_end].T.tolist())
+        body = columns[body_start:]
+        body[:, 0] -= base
+        body_field = build_field("body", article.body, body.T.tolist())
         ner = list(self._ner_entities(mentions, split, base))
         gazetteer = [*self.aliases.mentions(title_field), *self.aliases.mentions(body_field)]
         return Analyzed(article, title_field, body_field, merge_entities(ner, gazetteer))
