@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,16 @@ def features(
     titles = {f"t:{w}" for w in title}
     title_scale = 1.0 / math.sqrt(len(titles)) if titles else 0.0
     found.update(dict.fromkeys(titles, title_scale))
-    found[f"len:{sum(len(body) >= edge for edge in _LENGTH_BUCKETS)}"] = 1.0
+    found.update(_evidence_features(analyzed, candidates, taxonomy))
+    return found
+
+
+def _evidence_features(
+    analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
+) -> dict[str, float]:
+    """The features of :func:`features` other than the words: length and evidence."""
+    body = analyzed.body.norms
+    found = {f"len:{sum(len(body) >= edge for edge in _LENGTH_BUCKETS)}": 1.0}
     lead = taxonomy.lead_chars
     for candidate in candidates:
         tag = candidate.tag
@@ -85,6 +94,45 @@ def features(
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleFeatures:
+    """:func:`features` of one article in the form a classifier looks them up in.
+
+    The words stay norms and pairs of norms instead of becoming ``w:``/``b:``/``t:``
+    strings (most of an article's features, and all but a few unknown to the model);
+    ``other`` holds the rest as :func:`features` names them.
+    """
+
+    unigrams: set[str]
+    pairs: set[tuple[str, str]]
+    scale: float
+    titles: set[str]
+    title_scale: float
+    other: dict[str, float]
+
+
+def article_features(
+    analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
+) -> ArticleFeatures:
+    """What :func:`features` computes, for :meth:`TopicClassifier.confidence_of`."""
+    title, body = analyzed.title.norms, analyzed.body.norms
+    unigrams = set(title)
+    unigrams.update(body)
+    pairs = set(pairwise(title))
+    pairs.update(pairwise(body))
+    # Norms hold no spaces, so distinct pairs are distinct "b:" names: the same count.
+    count = len(unigrams) + len(pairs)
+    titles = set(title)
+    return ArticleFeatures(
+        unigrams,
+        pairs,
+        1.0 / math.sqrt(count) if count else 0.0,
+        titles,
+        1.0 / math.sqrt(len(titles)) if titles else 0.0,
+        _evidence_features(analyzed, candidates, taxonomy),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class TopicClassifier:
     """One topic's linear model, its calibration and its decision threshold."""
 
@@ -94,6 +142,12 @@ class TopicClassifier:
     intercept: float
     threshold: float
 
+    #: The weights split as :class:`ArticleFeatures` holds the features (made at init).
+    lookup: _Lookup = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lookup", _Lookup.of(self.weights))
+
     def confidence(self, found: Mapping[str, float]) -> float:
         weights = self.weights
         # A C-level intersection (few features are known); fsum is exact whatever the
@@ -102,6 +156,47 @@ class TopicClassifier:
             [self.bias, *(found[name] * weights[name] for name in found.keys() & weights.keys())]
         )
         return _sigmoid(self.slope * margin + self.intercept)
+
+    def confidence_of(self, article: ArticleFeatures) -> float:
+        """:meth:`confidence` of :func:`features`, from :func:`article_features`: the same
+        products summed exactly, so the very same value, without naming every word."""
+        lookup, scale, title_scale = self.lookup, article.scale, article.title_scale
+        margin = math.fsum(
+            [
+                self.bias,
+                *(scale * lookup.words[w] for w in article.unigrams & lookup.words.keys()),
+                *(scale * lookup.pairs[p] for p in article.pairs & lookup.pairs.keys()),
+                *(title_scale * lookup.titles[w] for w in article.titles & lookup.titles.keys()),
+                *(v * lookup.other[k] for k, v in article.other.items() if k in lookup.other),
+            ]
+        )
+        return _sigmoid(self.slope * margin + self.intercept)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    """A classifier's weights by kind of feature: words, pairs and title words by their
+    norms, the rest by name."""
+
+    words: dict[str, float]
+    pairs: dict[tuple[str, str], float]
+    titles: dict[str, float]
+    other: dict[str, float]
+
+    @classmethod
+    def of(cls, weights: Mapping[str, float]) -> _Lookup:
+        lookup = cls({}, {}, {}, {})
+        for name, weight in weights.items():
+            if name.startswith("w:"):
+                lookup.words[name[2:]] = weight
+            elif name.startswith("b:") and " " in name:
+                first, second = name[2:].split(" ", 1)
+                lookup.pairs[(first, second)] = weight
+            elif name.startswith("t:"):
+                lookup.titles[name[2:]] = weight
+            else:
+                lookup.other[name] = weight
+        return lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +219,7 @@ class TopicModel:
         """
         if not candidates:
             return ()
-        found = features(analyzed, candidates, taxonomy)
+        found = article_features(analyzed, candidates, taxonomy)
         kept = []
         for candidate in candidates:
             classifier = self.topics.get(candidate.tag.name)
@@ -132,7 +227,7 @@ class TopicModel:
                 if candidate.passed:
                     kept.append(candidate.tag)
                 continue
-            confidence = classifier.confidence(found)
+            confidence = classifier.confidence_of(found)
             if confidence >= classifier.threshold:
                 kept.append(replace(candidate.tag, confidence=round(confidence, 4)))
         return tuple(kept)

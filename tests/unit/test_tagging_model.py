@@ -15,6 +15,7 @@ from monitor.tagging.model import (
     DEFAULT_MODEL,
     TopicClassifier,
     TopicModel,
+    article_features,
     features,
     load_topic_model,
     model_for,
@@ -161,3 +162,27 @@ def test_the_seed_article_carries_the_topics_its_readers_gave_it(
     assert agreed == {"air_defence", "coalition"}  # three readers, blind to the tagger
     assert set(confidences) == agreed
     assert all(0.5 <= c <= 1.0 for c in confidences.values())
+
+
+def test_the_serving_path_gives_the_very_confidence_of_the_training_features(
+    blank: Pipeline, taxonomy: Taxonomy
+) -> None:
+    # The worker scores from article_features (no feature names built for the words);
+    # training and evaluation score from features(). Every value must be identical.
+    shipped = load_topic_model()
+    own = classifier({"w:truce": 0.7, "b:ceas fire": 1.3, "t:truce": -0.4, "len:2": 0.2})
+    articles = [
+        article_from_text(SEED.read_text(encoding="utf-8")),
+        Article(id="a", title="Truce agreed", body="Both sides agreed a cease-fire. " * 9),
+        Article(id="b", title="Patriot batteries", body="Air defence units shot down drones."),
+        Article(id="c", title="Coalition talks", body="The coalition of the willing met in Paris."),
+    ]
+    for article in articles:
+        analyzed = blank.analyze_one(article)
+        candidates = Tagger(taxonomy).candidates(analyzed)
+        assert candidates, article.title
+        named = features(analyzed, candidates, taxonomy)
+        looked_up = article_features(analyzed, candidates, taxonomy)
+        for topic in (*shipped.topics.values(), own):
+            assert topic.confidence_of(looked_up) == topic.confidence(named)
+    assert own.confidence(features(blank.analyze_one(articles[1]), (), taxonomy)) != 0.5
