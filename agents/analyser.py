@@ -10,7 +10,6 @@ decision. Bad input goes to ``news.deadletter`` with its reason (stage ``tag``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import Any
 
 from agents.context import Context
 from agents.deadletter import DeadLetter
+from monitor import wirejson
 from monitor.alerting.records import candidate
 from monitor.errors import InvalidArticle
 from monitor.rules.files import RuleSet
@@ -110,7 +110,7 @@ def _records(
     """The ``news.tagged`` record and one ``news.candidates`` record per rule match."""
     ingested = event.message.timestamp
     record = tagged.to_json(words=ctx.settings.tagged_words)
-    value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    value = wirejson.dumps(record, foreign=bool(tagged.article.extra))
     headers = [(INGESTED_AT, f"{ingested:.3f}".encode())]
     started = time.perf_counter()
     matches = ruleset.match(analyzed, tagged.topics)
@@ -120,6 +120,5 @@ def _records(
         # The candidate carries the article message's time as ingest time, rounded as the
         # header is, so freshness reads the same from either.
         alert = candidate(match, tagged, ingested_at=round(ingested, 3) or None)
-        body = json.dumps(alert.to_json(), ensure_ascii=False, separators=(",", ":"))
-        found.append((alert.rule_id.encode(), body.encode()))
+        found.append((alert.rule_id.encode(), wirejson.dumps(alert.to_json())))
     return (tagged.article.id.encode(), value, headers), found

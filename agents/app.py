@@ -40,6 +40,7 @@ from agents.topics import (
     resolve,
     route_topics,
 )
+from monitor import wirejson
 from monitor.rules.files import RuleSet, load_rules
 from monitor.tagging.model import model_for, tagging_description
 from monitor.tagging.tagger import Tagger
@@ -80,7 +81,7 @@ class Sinks:
         """Send alerts to news.alerts and their routes (or only to ``only``); wait for acks."""
         futures = []
         for record, route in alerts:
-            value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+            value = wirejson.dumps(record)
             key = record["alert_id"].encode()
             for name, topic in self._topics(route).items():
                 if only is None or name in only:

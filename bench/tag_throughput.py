@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import spacy  # noqa: E402 - the repository root goes on sys.path first
 
+from monitor import wirejson  # noqa: E402
 from monitor.errors import InvalidArticle  # noqa: E402
 from monitor.tagging.evaluation import corpus_articles  # noqa: E402
 from monitor.tagging.model import model_for  # noqa: E402
@@ -69,7 +69,7 @@ def newsmon_path(pipeline: Pipeline, tagger: Tagger) -> Callable[[Sequence[Artic
         size = 0
         for analyzed in pipeline.analyze(articles):
             record = tag_analyzed(analyzed, tagger).to_json()
-            size += len(json.dumps(record, ensure_ascii=False).encode())
+            size += len(wirejson.dumps(record, foreign=bool(analyzed.article.extra)))
         return size
 
     return run

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor import wirejson
 from monitor.errors import InvalidArticle
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -134,7 +135,7 @@ def _refuse_lone_surrogates(record: dict[str, Any]) -> None:
 
 def encode_article(article: Article) -> bytes:
     """The wire bytes of an article (compact UTF-8 JSON)."""
-    return json.dumps(article.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    return wirejson.dumps(article.to_json(), foreign=bool(article.extra))
 
 
 def article_from_text(text: str) -> Article:
