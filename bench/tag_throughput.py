@@ -6,7 +6,8 @@ Four timings over the same articles (a stride sample of the shared corpus, so al
 sub-corpora are in it), each text being ``title + "\\n\\n" + body``:
 
 - ``spacy.blank("en").pipe``: spaCy's rule-based tokenizer alone, the floor;
-- newsmon blank: ``load_pipeline("blank")`` analyse + ``Tagger`` + fingerprint + JSON;
+- newsmon blank: ``load_pipeline("blank")`` analyse + ``Tagger`` + fingerprint + the
+  record's JSON as the worker writes it;
 - ``nlp.pipe`` of the very spaCy pipeline newsmon loads for NER (NER only);
 - newsmon NER: the same newsmon path with that pipeline.
 
