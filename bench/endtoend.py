@@ -181,6 +181,29 @@ def paired_summary(
     }
 
 
+def rules_summary(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Pairs of runs (many rules, few rules): the median of the per-pair ratios with their
+    spread, to the last alert and to the last tagged record, per wall-clock and per worker
+    CPU second; and the median pair's runs themselves."""
+
+    def ratios(key: str) -> list[float]:
+        return sorted(many[key] / few[key] for many, few in pairs)
+
+    alerts = ratios("alerted_per_s")
+    median = sorted(pairs, key=lambda pair: pair[0]["alerted_per_s"] / pair[1]["alerted_per_s"])
+    many, few = median[len(median) // 2]
+    return {
+        "ratio": statistics.median(alerts),
+        "ratio_min": alerts[0],
+        "ratio_max": alerts[-1],
+        "cpu_ratio": statistics.median(ratios("alerted_per_cpu_s")),
+        "tagged_ratio": statistics.median(ratios("tagged_per_s")),
+        "pairs": len(pairs),
+        "10000": many,
+        "10": few,
+    }
+
+
 def _throughput_figures(run: Run, timed: list[Article]) -> dict[str, Any]:
     ids = {a.id for a in timed}
     published = {k: t for k, t in _timestamps(_read(run, ARTICLES)).items() if k in ids}

@@ -89,6 +89,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 scaling["10000"]["alerted_per_s"],
                 scaling["10"]["alerted_per_s"],
                 0.8,
+                scaling if "ratio" in scaling else None,
             )
         )
     fresh = results.get("freshness")

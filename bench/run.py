@@ -105,13 +105,49 @@ def floor_part(
     }
 
 
+def rules_end_to_end(
+    args: argparse.Namespace,
+    mode: Mode,
+    sample: Sample,
+    *,
+    prefix: str,
+    workdir: Path,
+    rules: Path,
+) -> dict[str, Any]:
+    """One NER-off worker with 10,000 generated rules against one with 10, in alternated
+    pairs (as many as the one-worker runs), each pair judged by its own ratio."""
+    log(f"end to end, blank, one worker, 10,000 rules against 10, {mode.e2e_repeats} pairs")
+    many = rule_file(workdir / "rules-10000.yaml", generated=10_000)
+    pairs = []
+    for repeat in range(mode.e2e_repeats):
+        order = [("10", rules), ("10000", many)]
+        runs = {}
+        for name, path in order if repeat % 2 == 0 else order[::-1]:
+            run = endtoend.Run(
+                args.bootstrap,
+                f"{prefix}rules{name}r{repeat}.",
+                "blank",
+                1,
+                path,
+                workdir,
+                args.keep_topics,
+            )
+            runs[name] = endtoend.throughput(run, sample.warm, sample.timed)
+        pairs.append((runs["10000"], runs["10"]))
+        log(
+            f"  {runs['10000']['alerted_per_s']:.1f} against {runs['10']['alerted_per_s']:.1f} "
+            f"articles/s ({runs['10000']['tagged_per_s']:.1f} against "
+            f"{runs['10']['tagged_per_s']:.1f} tagged per second)"
+        )
+    return endtoend.rules_summary(pairs)
+
+
 def kafka_part(
     args: argparse.Namespace, mode: Mode, sample: Sample, results: dict[str, Any]
 ) -> None:
     prefix = f"bench-{os.getpid()}-{int(time.time())}."
     workdir = Path(tempfile.mkdtemp(prefix="newsmon-bench-"))
-    # The broad rule plus 10 generated ones: the NER-off run is also the 10-rule
-    # reference of the rule scaling (one worker run fewer).
+    # The broad rule plus 10 generated ones (also the 10-rule side of the rule scaling).
     rules = rule_file(workdir / "bench-rules.yaml", generated=10)
     keep = args.keep_topics
     try:
@@ -160,13 +196,9 @@ def kafka_part(
             median = sorted(runs, key=lambda r: r["alerted_per_cpu_s"])[len(runs) // 2]
             median["runs_per_cpu_s"] = [round(r["alerted_per_cpu_s"], 1) for r in runs]
             e2e[f"{label}_2workers"] = median
-        scaling: dict[str, Any] = {"10": e2e["blank"]}
-        results["rules_end_to_end"] = scaling
-        log("end to end, blank, one worker, 10,000 generated rules")
-        path = rule_file(workdir / "rules-10000.yaml", generated=10_000)
-        run = endtoend.Run(args.bootstrap, f"{prefix}rules10000.", "blank", 1, path, workdir, keep)
-        scaling["10000"] = endtoend.throughput(run, sample.warm, sample.timed)
-        log(f"  {scaling['10000']['alerted_per_s']:.1f} articles/s")
+        results["rules_end_to_end"] = rules_end_to_end(
+            args, mode, sample, prefix=prefix, workdir=workdir, rules=rules
+        )
         # Freshness at half the one-worker rate of the keyword path (NER off).
         label = "blank"
         rate = e2e[label]["alerted_per_s"] / 2

@@ -10,7 +10,8 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.append(str(BENCH))  # after everything else: bench names shadow nothing
 
-import faust_floor  # noqa: E402 - bench/ modules import each other by bare name
+import endtoend  # noqa: E402 - bench/ modules import each other by bare name
+import faust_floor  # noqa: E402
 from sample import load_sample  # noqa: E402
 
 
@@ -31,3 +32,21 @@ def test_the_sample_is_the_same_every_run_and_its_parts_are_disjoint(tmp_path: P
     assert ids == [[a.id for a in part] for part in (again.timed, again.warm, again.fresh)]
     assert [len(part) for part in ids] == [40, 10, 30]
     assert len({i for part in ids for i in part}) == 80  # no article in two parts
+
+
+def test_rules_end_to_end_is_judged_by_the_median_pair() -> None:
+    def run(alerted: float, tagged: float, cpu: float) -> dict[str, float]:
+        return {"alerted_per_s": alerted, "tagged_per_s": tagged, "alerted_per_cpu_s": cpu}
+
+    pairs = [
+        (run(300, 400, 300), run(400, 500, 500)),  # 0.75
+        (run(90, 400, 300), run(100, 500, 400)),  # 0.90 (a slow pair: both sides slow)
+        (run(200, 400, 300), run(400, 500, 600)),  # 0.50
+    ]
+    summary = endtoend.rules_summary(pairs)
+    assert summary["ratio"] == pytest.approx(0.75)
+    assert (summary["ratio_min"], summary["ratio_max"]) == pytest.approx((0.5, 0.9))
+    assert summary["cpu_ratio"] == pytest.approx(0.6)
+    assert summary["tagged_ratio"] == pytest.approx(0.8)
+    assert summary["10000"] is pairs[0][0]
+    assert summary["pairs"] == 3
