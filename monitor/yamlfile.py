@@ -77,7 +77,14 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 def load_yaml(text: str, path: str, error: type[DefinitionError]) -> Any:
     """Parse YAML text; syntax errors become ``error`` with the file, line and column."""
     lines = tuple(text.splitlines())
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # refuses a character YAML does not allow, by its position
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        problem = f"character {exc.character:#06x} is not allowed in YAML"
+        raise error(Location(path, line, column), problem, source) from exc
     loader.path, loader.lines = path, lines
     try:
         return loader.get_single_data()

@@ -1,4 +1,10 @@
-"""``newsmon``: worker, replay, tag, rules, alerts, config."""
+"""``newsmon``: worker, replay, tag, rules, alerts, config.
+
+Exit codes: 0 done; 1 done, but some input records were bad (each reported on stderr);
+2 a usage or configuration error (nothing was done); 3 Kafka failed. Arguments, files
+named and settings are all checked before Kafka is contacted; a user's mistake is one
+line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +13,67 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from rich.console import Console
 
 from agents.settings import Settings, SettingsError, load_settings
 from monitor.errors import DefinitionError
+from monitor.rules.ruleset import SEVERITIES
 from newsmon import silencecmd
+from newsmon.sources import missing
 from newsmon.topicread import TopicMissing
 
 DEFAULT_SEEDS = Path("seeds")
 log = logging.getLogger("newsmon")
 
 
+def _count(minimum: int) -> Any:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsmon", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="newsmon",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"newsmon {_version()}")
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (NEWSMON_KAFKA_BOOTSTRAP)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("worker", help="run a worker: analyser and notifier agents")
     replay = commands.add_parser("replay", help="publish articles to the articles topic")
     replay.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SEEDS])
     replay.add_argument(
-        "--rate", type=float, help="articles per second (default: as fast as possible)"
+        "--rate", type=_positive, help="articles per second (default: as fast as possible)"
     )
     replay.add_argument("--loop", action="store_true", help="replay again and again")
-    replay.add_argument("--limit", type=int, help="stop after N articles")
+    replay.add_argument("--limit", type=_count(1), help="stop after N articles")
     replay.add_argument("--bootstrap", dest="bootstrap_sub", help=argparse.SUPPRESS)
     tag = commands.add_parser("tag", help="tag articles offline, one JSON line each")
     tag.add_argument("paths", nargs="*", default=["-"], help="files or folders; - is stdin")
@@ -61,19 +102,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compare with the deployed rule set: alerts gained and lost",
     )
-    test.add_argument("--examples", type=int, default=3, help="examples per rule (default 3)")
-    test.add_argument("--limit", type=int, help="at most N articles")
+    test.add_argument("--examples", type=_count(0), default=3, help="examples per rule (default 3)")
+    test.add_argument("--limit", type=_count(1), help="at most N articles")
     test.add_argument("--no-ner", action="store_true", help="skip named-entity recognition")
     alerts = commands.add_parser("alerts", help="follow alerts")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     tail = alerts_sub.add_parser("tail", help="print alerts as they arrive")
     tail.add_argument("--route", help="a watchlist route topic (alerts.<name>) instead of all")
-    tail.add_argument("--severity", help="at least this severity")
+    tail.add_argument("--severity", choices=SEVERITIES, help="at least this severity")
     tail.add_argument("--from-beginning", action="store_true")
-    tail.add_argument("--max", type=int, dest="max_alerts", help="stop after N alerts")
-    tail.add_argument("--timeout", type=float, help="stop after S seconds in all")
+    tail.add_argument("--max", type=_count(1), dest="max_alerts", help="stop after N alerts")
+    tail.add_argument("--timeout", type=_positive, help="stop after S seconds in all")
     tail.add_argument(
-        "--idle", type=float, help="once an alert was shown, stop after S quiet seconds"
+        "--idle", type=_positive, help="once an alert was shown, stop after S quiet seconds"
     )
     tail.add_argument("--json", action="store_true", dest="as_json", help="JSON lines")
     silencecmd.add_arguments(commands)
@@ -86,8 +127,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("newsmon")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def _named_files(args: argparse.Namespace) -> list[Path]:
+    """The input files and folders a command names (checked before anything runs)."""
+    if args.command in ("replay", "tag"):
+        return [Path(p) for p in args.paths]
+    if args.command == "rules":
+        return [args.file, *(getattr(args, "against", None) or ())]
+    return []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if absent := missing(_named_files(args)):
+        # A usage error like argparse's own: exit status 2, before anything runs.
+        parser.exit(2, "".join(f"newsmon: no such file or folder: {p}\n" for p in absent))
     bootstrap = getattr(args, "bootstrap_sub", None) or args.bootstrap
     try:
         settings = load_settings(**({"kafka_bootstrap": bootstrap} if bootstrap else {}))

@@ -31,10 +31,10 @@ class ReplaySummary:
 
 
 def _articles(
-    paths: list[Path], loop: bool, console: Console, summary: ReplaySummary
+    settings: Settings, paths: list[Path], loop: bool, console: Console, summary: ReplaySummary
 ) -> Iterator[Article]:
     for round_ in itertools.count():
-        for record in read_records(paths):
+        for record in read_records(paths, settings.max_article_bytes):
             if record.article is not None:
                 yield record.article
             else:
@@ -46,7 +46,7 @@ def _articles(
 
 def _skip(record: Record, console: Console, summary: ReplaySummary) -> None:
     summary.skipped += 1
-    console.print(f"[yellow]skipped[/] {record.origin}: {record.error}", highlight=False)
+    console.print(f"[yellow]skipped[/] {record.origin}: {record.problem}", highlight=False)
 
 
 async def replay(
@@ -67,7 +67,7 @@ async def replay(
     await producer.start()
     started = time.monotonic()
     try:
-        articles = _articles(paths, loop, console, summary)
+        articles = _articles(settings, paths, loop, console, summary)
         with Progress(
             console=console, transient=True, disable=limit is not None and limit < _PROGRESS_AFTER
         ) as progress:

@@ -52,20 +52,25 @@ def run_rules(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
-def _articles(args: argparse.Namespace, settings: Settings) -> Iterator[Article]:
+def _articles(args: argparse.Namespace, settings: Settings, bad: list[str]) -> Iterator[Article]:
+    """The articles to test on; a bad record is reported on stderr and noted in ``bad``."""
     if args.topic:
         yield from read_topic(settings, settings.topic_prefix + args.topic)
         return
-    for record in read_records(args.against):
+    for record in read_records(args.against, settings.max_article_bytes):
         if record.article is not None:
             yield record.article
+        else:
+            bad.append(record.origin)
+            print(f"{record.origin}: {record.problem}", file=sys.stderr)
 
 
 def _test(args: argparse.Namespace, settings: Settings, ruleset: RuleSet, tagger: Tagger) -> int:
     deployed = _deployed(settings, tagger) if args.diff else None
     pipeline = load_pipeline(settings.spacy_model, ner=settings.ner and not args.no_ner)
     new_results, old_results = [], []
-    articles = islice(_articles(args, settings), args.limit)
+    bad: list[str] = []
+    articles = islice(_articles(args, settings, bad), args.limit)
     while batch := list(islice(articles, _BATCH)):
         items = [(a, tagger.tag(a)) for a in pipeline.analyze(batch)]
         new_results.extend(backtest.run(items, ruleset))
@@ -78,7 +83,7 @@ def _test(args: argparse.Namespace, settings: Settings, ruleset: RuleSet, tagger
         _print_summary(backtest.summarize(new_results, ruleset, args.examples), len(new_results))
     if deployed is not None:
         _print_diff(backtest.diff(new_results, old_results), deployed)
-    return 0
+    return 1 if bad else 0
 
 
 def _deployed(settings: Settings, tagger: Tagger) -> RuleSet:

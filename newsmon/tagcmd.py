@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
@@ -14,14 +13,9 @@ from monitor.tagging.tagged_article import tag_analyzed
 from monitor.tagging.tagger import Tagger
 from monitor.tagging.taxonomy import load_taxonomy
 from monitor.text.nlp import load_pipeline
-from newsmon.sources import Record, read_records, read_stdin
+from newsmon.sources import read_records
 
 _BATCH = 64
-
-
-def _records(paths: list[str]) -> Iterator[Record]:
-    for path in paths:
-        yield from read_stdin() if path == "-" else read_records([Path(path)])
 
 
 def run_tag(settings: Settings, paths: list[str], *, ner: bool) -> int:
@@ -30,15 +24,13 @@ def run_tag(settings: Settings, paths: list[str], *, ner: bool) -> int:
     tagger = Tagger(taxonomy, model_for(taxonomy, settings.topic_model))
     pipeline = load_pipeline(settings.spacy_model, ner=ner)
     bad = 0
-    records = _records(paths)
+    # Articles the stream would dead-letter for their size are refused here too.
+    records = read_records([Path(p) for p in paths], settings.max_article_bytes)
     while batch := list(islice(records, _BATCH)):
         for record in batch:
-            if record.error is not None:
+            if record.article is None:
                 bad += 1
-                print(
-                    f"{record.origin}: {record.error.reason}: {record.error.detail}",
-                    file=sys.stderr,
-                )
+                print(f"{record.origin}: {record.problem}", file=sys.stderr)
         articles = [r.article for r in batch if r.article is not None]
         for analyzed in pipeline.analyze(articles):
             record_json = tag_analyzed(analyzed, tagger).to_json(with_article=False)
