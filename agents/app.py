@@ -205,7 +205,7 @@ def create_app(
         web_bind=settings.web_host,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
         producer_linger=settings.producer_linger,
         producer_max_request_size=MAX_MESSAGE_BYTES,

@@ -169,6 +169,21 @@ async def read_to_end(
         remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
 
 
+def _check_replicas(described: Iterable[dict[str, Any]], factor: int) -> None:
+    """Refuse topics that hold fewer replicas per partition than ``factor``."""
+    short = []
+    for topic in described:
+        fewest = min((len(p["replicas"]) for p in topic["partitions"]), default=factor)
+        if fewest < factor:
+            short.append(f"{topic['topic']} ({fewest})")
+    if short:
+        raise SettingsError(
+            f"NEWSMON_REPLICATION_FACTOR is {factor}, but these topics have fewer replicas: "
+            f"{', '.join(sorted(short))}; raise their replication (kafka-reassign-partitions) "
+            "or lower the setting"
+        )
+
+
 def idempotent_producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
     """A producer with idempotence on (acks=all): retries never duplicate a message."""
     install_client_fix()
@@ -182,16 +197,29 @@ def idempotent_producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
     )
 
 
+def min_insync_replicas(replication_factor: int) -> int:
+    """Acknowledged writes survive one broker's loss from three replicas on (2 of 3)."""
+    return 2 if replication_factor >= 3 else 1
+
+
 async def ensure_topics(settings: Settings, topics: Iterable[ResolvedTopic]) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+    """Create the topics that do not exist yet, with ``NEWSMON_REPLICATION_FACTOR``
+    replicas; returns the names created. An existing topic with fewer replicas than that
+    is refused (SettingsError): its data would not survive what the setting promises."""
+    factor = settings.replication_factor
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
+        wanted = list(topics)
         existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
+        _check_replicas(
+            await admin.describe_topics([t.name for t in wanted if t.name in existing]), factor
+        )
+        missing = [t for t in wanted if t.name not in existing]
         created = []
         for topic in missing:
-            new = NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.configs)
+            configs = {**topic.configs, "min.insync.replicas": str(min_insync_replicas(factor))}
+            new = NewTopic(topic.name, topic.partitions, factor, topic_configs=configs)
             try:
                 await admin.create_topics([new])
                 created.append(topic.name)

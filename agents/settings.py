@@ -54,6 +54,13 @@ class Settings(BaseModel):
     app_id: str = Field("newsmon", description="Faust app id: the consumer group of the workers")
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs)")
     partitions: int = Field(6, ge=1, le=1024, description="Partitions of the data topics")
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Replicas of every topic newsmon creates (3 on a cluster); "
+        "min.insync.replicas is 2 from 3 replicas on, else 1",
+    )
     web_host: str = Field("127.0.0.1", description="Address of the worker's metrics/health server")
     web_port: int = Field(
         6066, ge=1, le=65535, description="Port of the worker's metrics/health server"
