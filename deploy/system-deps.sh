@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the system tools the tests use, from Debian's packages, where absent:
-# prometheus (with promtool) and kcat. Java and Maven are checked by deploy/kafka/kafka.sh.
+# prometheus (with promtool), prometheus-alertmanager (with amtool) and kcat. Java and Maven are checked by deploy/kafka/kafka.sh.
 set -euo pipefail
 
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v kcat >/dev/null || missing+=(kcat)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
@@ -18,4 +19,4 @@ echo "system-deps: installing ${missing[*]} from Debian's packages"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts a prometheus service on install where an init system runs; we start our own.
-$SUDO systemctl stop prometheus 2>/dev/null || true
+$SUDO systemctl stop prometheus prometheus-alertmanager 2>/dev/null || true
