@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.sensors.prometheus import setup_prometheus_sensors
 from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -22,7 +23,7 @@ from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.internals import ConsumerBooks, producer_buffer_idle
 from agents.kafka import ensure_topics, ssl_context
-from agents.liveness import Progress, Rebalance
+from agents.liveness import Progress, Rebalance, Serving
 from agents.metrics import Metrics
 from agents.notifier import StoryTable, process_candidates
 from agents.offsets import StallWatch, release, withheld_unless_done
@@ -50,6 +51,7 @@ from monitor.text.nlp import load_pipeline
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
 STALL_AFTER = 10.0  # seconds a commit may be held at one offset before the broker is asked
+KAFKA_CHECK_EVERY = 5.0  # seconds between /health's questions to the broker
 
 
 @dataclass
@@ -203,6 +205,12 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        # Only /metrics and /health: no table contents, routing or statistics pages.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -243,10 +251,26 @@ def _wire(app: Any, ctx: Context) -> None:
     for route in ctx.rules.current.route_topics():
         sinks.route(route)
 
+    serving = Serving(stale_after=3 * KAFKA_CHECK_EVERY)
+
     async def in_batches(stream: Any, process: Callable[[Any], Awaitable[None]]) -> None:
         async for events in stream.take_events(settings.batch_size, settings.batch_window):
             async with withheld_unless_done(events):
                 await process(events)
+            serving.batch_at = time.monotonic()
+
+    @app.timer(interval=KAFKA_CHECK_EVERY)
+    async def check_kafka() -> None:
+        """Ask the broker for the high watermarks of the assigned partitions (/health)."""
+        assigned = app.consumer.assignment()
+        if app.rebalancing or not assigned:
+            return
+        try:
+            await asyncio.wait_for(app.consumer.highwaters(*assigned), KAFKA_CHECK_EVERY)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            serving.kafka_failed(exc)
+        else:
+            serving.kafka_answered(time.monotonic())
 
     @app.agent(articles, name="newsmon.analyser")
     async def analyse_articles(stream: Any) -> None:
@@ -290,16 +314,21 @@ def _wire(app: Any, ctx: Context) -> None:
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
+        """200 while the worker serves, 503 while it rebalances or Kafka does not answer."""
+        ok, facts = serving.report(
+            time.monotonic(),
+            rebalancing=bool(app.rebalancing or app.in_recovery),
+            # Partitions this worker owns now: 0 while it is (re-)joining its group.
+            partitions=len(app.consumer.assignment()),
+        )
         status = {
-            "status": "ok",
+            **facts,
             "pipeline": ctx.pipeline.description,
             "topic_tagging": tagging_description(ctx.tagger.model),
-            # Partitions this worker owns now: 0 while it is (re-)joining its group.
-            "partitions": len(app.consumer.assignment()),
             "ruleset_version": ctx.rules.current.version,
             "rules": len(ctx.rules.current.rules),
         }
-        return web.json(json.loads(json.dumps(status)))
+        return web.json(json.loads(json.dumps(status)), status=200 if ok else 503)
 
 
 def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:

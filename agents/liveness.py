@@ -17,6 +17,8 @@ of the dedupe window and is read in seconds) is a stall too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from faust.types import TP
 
@@ -77,3 +79,44 @@ class Rebalance:
 
     def describe(self) -> str:
         return f"rebalance or table recovery unfinished after {self.timeout:.0f} s"
+
+
+@dataclass
+class Serving:
+    """What ``/health`` answers: whether the worker is serving, and what it last saw.
+
+    A worker serves when it is not rebalancing or recovering its tables and, if it owns
+    partitions, Kafka's last answer is at most ``stale_after`` seconds old and its last
+    question did not fail. A worker that owns no
+    partitions (more workers than partitions) is a healthy standby.
+    """
+
+    stale_after: float
+    kafka_ok_at: float | None = None
+    kafka_error: str = ""
+    batch_at: float | None = None
+
+    def kafka_answered(self, now: float) -> None:
+        self.kafka_ok_at, self.kafka_error = now, ""
+
+    def kafka_failed(self, error: BaseException) -> None:
+        self.kafka_error = f"{type(error).__name__}: {error}"[:300]
+
+    def report(
+        self, now: float, *, rebalancing: bool, partitions: int
+    ) -> tuple[bool, dict[str, Any]]:
+        """(serving, the facts behind it) for the health page."""
+        kafka_age = None if self.kafka_ok_at is None else round(now - self.kafka_ok_at, 1)
+        facts: dict[str, Any] = {
+            "partitions": partitions,
+            "rebalancing": rebalancing,
+            "kafka": {"last_answer_s_ago": kafka_age, "error": self.kafka_error or None},
+            "last_batch_s_ago": None if self.batch_at is None else round(now - self.batch_at, 1),
+        }
+        if rebalancing:
+            return False, {**facts, "status": "rebalancing"}
+        # Not asked yet: the group coordinator has just assigned the partitions.
+        stale = kafka_age is not None and kafka_age > self.stale_after
+        if partitions and (self.kafka_error or stale):
+            return False, {**facts, "status": "kafka unreachable"}
+        return True, {**facts, "status": "ok" if partitions else "standby"}

@@ -134,15 +134,44 @@ class Settings(BaseModel):
         return shown
 
 
+#: Settings that are secrets: each may also be read from a file named by ``<VARIABLE>_FILE``,
+#: as Docker and Kubernetes mount secrets.
+SECRETS = tuple(
+    name for name, field in Settings.model_fields.items() if field.annotation is SecretStr
+)
+
+
+def _secret_files(
+    env: Mapping[str, str], files: Mapping[str, str], values: Mapping[str, Any]
+) -> dict[str, str]:
+    """The secrets given as files (their text without the final line break)."""
+    found = {}
+    for variable, name in files.items():
+        path = env.get(variable, "")
+        if not path:
+            continue
+        if name in values:
+            raise SettingsError(f"{variable}: {variable[:-5]} is set too; give one of them")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise SettingsError(f"{variable}: cannot read {path}: {reason}") from None
+        found[name] = text.removesuffix("\n").removesuffix("\r")
+    return found
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Resolve the settings once; a bad value raises SettingsError naming the variable."""
     env = os.environ if environ is None else environ
     known = {PREFIX + name.upper() for name in Settings.model_fields}
-    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known)
+    files = {PREFIX + name.upper() + "_FILE": name for name in SECRETS}
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known and k not in files)
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (known: see `newsmon config show`)")
     # An empty variable means "not set": the default applies (e.g. the system's CAs).
     values = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k in known and v != ""}
+    values.update(_secret_files(env, files, values))
     values.update(overrides)
     try:
         return Settings.model_validate(values)

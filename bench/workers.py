@@ -33,7 +33,7 @@ class Worker:
 
     def healthy(self) -> bool:
         try:
-            return bool(json.loads(self.get("/health"))["status"] == "ok")
+            return bool(json.loads(self.get("/health"))["status"] in ("ok", "standby"))
         except OSError:
             return False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faust.types import TP
 
-from agents.liveness import Progress, Rebalance
+from agents.liveness import Progress, Rebalance, Serving
 
 A0, A1 = TP("news.articles", 0), TP("news.articles", 1)
 
@@ -49,3 +49,26 @@ def test_rebalances_with_work_between_them_are_not_a_stall() -> None:
         assert not rebalance.stuck(start, busy=True)
         assert not rebalance.stuck(start + 50, busy=True)
         assert not rebalance.stuck(start + 55, busy=False)
+
+
+def test_health_is_503_while_rebalancing_or_when_kafka_stops_answering() -> None:
+    serving = Serving(stale_after=15)
+    ok, facts = serving.report(100.0, rebalancing=False, partitions=3)
+    assert (ok, facts["status"]) == (True, "ok")  # just assigned: not asked yet
+    assert not serving.report(100.0, rebalancing=True, partitions=3)[0]
+    serving.kafka_answered(100.0)
+    serving.batch_at = 104.0
+    ok, facts = serving.report(110.0, rebalancing=False, partitions=3)
+    assert ok
+    assert facts["kafka"] == {"last_answer_s_ago": 10.0, "error": None}
+    assert facts["last_batch_s_ago"] == 6.0
+    ok, facts = serving.report(116.0, rebalancing=False, partitions=3)  # no answer for 16 s
+    assert (ok, facts["status"]) == (False, "kafka unreachable")
+    serving.kafka_failed(TimeoutError("no answer in 5 s"))
+    ok, facts = serving.report(101.0, rebalancing=False, partitions=3)
+    assert (ok, facts["kafka"]["error"]) == (False, "TimeoutError: no answer in 5 s")
+    # A standby (more workers than partitions) serves nothing and is healthy.
+    ok, facts = serving.report(200.0, rebalancing=False, partitions=0)
+    assert (ok, facts["status"]) == (True, "standby")
+    serving.kafka_answered(201.0)
+    assert serving.report(202.0, rebalancing=False, partitions=3)[0]

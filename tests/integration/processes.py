@@ -83,7 +83,9 @@ def wait_healthy(worker: Worker, timeout: float = 120) -> None:
     url = f"http://127.0.0.1:{worker.port}/health"
     wait_for(
         lambda: (
-            (worker.process.poll() is None and get_json(url)["status"] == "ok") or _died(worker)
+            # 200 (serving, or a standby with no partitions); a 503 raises and is retried
+            (worker.process.poll() is None and get_json(url)["status"] in ("ok", "standby"))
+            or _died(worker)
         ),
         timeout,
         "the worker's health endpoint",

@@ -7,9 +7,12 @@ started again, as a container's restart policy would.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +75,16 @@ def own_broker(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
         _kafka(env, "down")
 
 
+def _not_serving(worker: Worker) -> bool:
+    if worker.process.poll() is not None:
+        return True
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/health", timeout=5)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 503 and json.loads(exc.read())["status"] == "kafka unreachable"
+    return False
+
+
 def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     own_broker: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
@@ -97,7 +110,11 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         )
         time.sleep(1.0)  # mid-stream: the worker is still working through the backlog
         _kafka(kafka_env, "down")
-        time.sleep(5)
+        # /health stops answering 200 once the worker's question to the broker fails
+        # (503, "kafka unreachable"), unless the worker has exited meanwhile.
+        assert wait_for(
+            lambda: _not_serving(workers[-1]), 30, "a 503 from /health while Kafka is down"
+        )
         _kafka(kafka_env, "up")
         if workers[-1].process.poll() is not None:  # died while the broker was away
             workers.append(start_worker(env, port, tmp_path))

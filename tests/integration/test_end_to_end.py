@@ -11,6 +11,8 @@ import gzip
 import json
 import re
 import shutil
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
@@ -25,6 +27,7 @@ from tests.conftest import CORPUS, ROOT, SEED, free_port, skip_or_fail
 from tests.integration.dashboard import dashboard_queries
 from tests.integration.processes import (
     Worker,
+    get_json,
     kcat_read,
     newsmon_env,
     prom_query,
@@ -279,3 +282,24 @@ def test_worker_stops_cleanly_on_sigterm(bootstrap: str, tmp_path: Path) -> None
             "an alert from the worker to stop",
         )
         assert stop(worker) == 0, worker.log.read_text()[-3000:]
+
+
+def test_the_worker_serves_only_metrics_and_health(e2e: tuple[Worker, str]) -> None:
+    worker, _ = e2e
+    base = f"http://127.0.0.1:{worker.port}"
+    health = wait_for(
+        lambda: (h := get_json(f"{base}/health"))["kafka"]["last_answer_s_ago"] is not None and h,
+        30,
+        "the worker's first question to Kafka",
+    )
+    assert health["status"] == "ok"
+    assert health["partitions"] > 0
+    assert health["kafka"]["error"] is None
+    assert health["last_batch_s_ago"] is not None
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        assert b"newsmon_articles_received_total" in response.read()
+    # Faust's own pages would show the story table and the partition routing.
+    for path in ("/table/stories/", "/router/", "/graph/", "/stats/", "/performance/"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}{path}", timeout=5)
+        assert refused.value.code == 404, path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agents.settings import SettingsError, load_settings
@@ -56,3 +58,29 @@ def test_secrets_are_masked_when_shown() -> None:
     assert "hunter2-secret" not in repr(settings)
     assert "hunter2-secret" not in str(shown)
     assert settings.kafka_sasl_password.get_secret_value() == "hunter2-secret"
+
+
+def test_a_secret_can_come_from_a_file_as_docker_and_kubernetes_mount_them(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "sasl-password"
+    secret.write_text("s3cr3t value\n")
+    settings = load_settings({"NEWSMON_KAFKA_SASL_PASSWORD_FILE": str(secret)})
+    assert settings.kafka_sasl_password.get_secret_value() == "s3cr3t value"
+    assert "s3cr3t" not in str(settings.masked())
+
+
+def test_a_secret_file_that_cannot_be_read_or_doubles_the_variable_stops_start_up(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "absent"
+    with pytest.raises(SettingsError, match=r"^NEWSMON_KAFKA_SASL_PASSWORD_FILE: cannot read"):
+        load_settings({"NEWSMON_KAFKA_SASL_PASSWORD_FILE": str(missing)})
+    secret = tmp_path / "pw"
+    secret.write_text("x")
+    with pytest.raises(SettingsError, match=r"^NEWSMON_KAFKA_SASL_PASSWORD_FILE: .* is set too"):
+        load_settings(
+            {"NEWSMON_KAFKA_SASL_PASSWORD_FILE": str(secret), "NEWSMON_KAFKA_SASL_PASSWORD": "y"}
+        )
+    with pytest.raises(SettingsError, match=r"^NEWSMON_PARTITIONS_FILE: unknown setting"):
+        load_settings({"NEWSMON_PARTITIONS_FILE": str(secret)})
