@@ -90,6 +90,12 @@ chaos: export NEWSMON_CHAOS_ARTICLES := 5000
 chaos: export NEWSMON_CHAOS_RATE := 100
 chaos: export NEWSMON_CHAOS_KILLS := 5
 
+.PHONY: chaos-cluster
+chaos-cluster: install ## three Kafka nodes, 5,000 articles: leader and second-node kills, controller failover
+	@bash deploy/run-tests.sh tests/integration/test_cluster_chaos.py
+chaos-cluster: export NEWSMON_CHAOS_ARTICLES := 5000
+chaos-cluster: export NEWSMON_CLUSTER_FULL := 1
+
 .PHONY: bench
 bench: install ## full benchmark through the real broker vs references (bench/results/latest.md)
 	@started=; if ! bash $(KAFKA) status >/dev/null 2>&1; then bash $(KAFKA) up && started=1; fi; \

@@ -6,6 +6,7 @@
 # and demos talk to a real broker, never a mock.
 #
 # Usage: kafka.sh up|down|status|reset|topics ARGS...|configs ARGS...
+#        KAFKA_NODES=3 kafka.sh up|down|status|reset|kill N|start N|topics ...|configs ...
 #
 #   up        resolve the jars (first time only), format storage (first time
 #             only), start the broker in the background, wait until it serves
@@ -28,6 +29,19 @@
 #   KAFKA_HEAP_OPTS        broker JVM heap       (default -Xms256m -Xmx1g)
 #   KAFKA_LIB_DIR          resolved jars         (default <state>/lib-<version>;
 #                          share one between state folders to resolve once)
+#
+# A cluster (KAFKA_NODES=3, or more): that many combined broker+controller
+# nodes on 127.0.0.1, one KRaft quorum, node N with its state in
+# <state>/node-N, its client listener on KAFKA_PORT + 2(N-1) and its
+# controller on the port after it: 9092/9093, 9094/9095, 9096/9097 by
+# default. Internal topics get 3 replicas (min ISR 2), as does a topic created
+# without a replication factor. `kill N` SIGKILLs node N (a crash, for chaos
+# tests); `start N` starts it again; the other commands act on every node
+# (topics/configs: through node 1). Secure mode is single-node only.
+# Per node (set by the cluster commands; a single node needs none of them):
+#   KAFKA_NODE_ID          node id               (default 1)
+#   KAFKA_QUORUM_VOTERS    id@host:port,...      (default: this node alone)
+#   KAFKA_CLUSTER_ID       cluster id at format  (default: a new random one)
 #
 # Secure mode (opt-in; a throwaway test CA, never for production):
 #   KAFKA_SASL_SSL=1       clients connect with SASL_SSL (SCRAM-SHA-512 over
@@ -60,6 +74,9 @@ readonly CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_VER="${KAFKA_VERSION:-$(tr -d '[:space:]' <"$SCRIPT_DIR/VERSION")}"
 readonly KAFKA_VER
 readonly HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
+readonly NODES="${KAFKA_NODES:-1}"
+readonly NODE_ID="${KAFKA_NODE_ID:-1}"
+readonly VOTERS="${KAFKA_QUORUM_VOTERS:-$NODE_ID@$HOST:$CONTROLLER_PORT}"
 readonly START_TIMEOUT=90
 readonly STOP_TIMEOUT=30
 
@@ -394,6 +411,21 @@ broker_pid() {
     echo "$pid"
 }
 
+# The quorum's size, and the replication internal topics get from it.
+voter_count() {
+    local -a voters
+    IFS=, read -r -a voters <<<"$VOTERS"
+    echo "${#voters[@]}"
+}
+
+replicas() {
+    if (($(voter_count) >= 3)); then echo 3; else echo 1; fi
+}
+
+min_isr() {
+    if (($(voter_count) >= 3)); then echo 2; else echo 1; fi
+}
+
 write_properties() {
     # Rewritten on every `up` so port overrides take effect. A static
     # controller.quorum.voters quorum (rather than a dynamic one formatted with
@@ -407,18 +439,21 @@ write_properties() {
     cat >"$PROPS" <<EOF
 # Written by deploy/kafka/kafka.sh on each start; edits are overwritten.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+node.id=$NODE_ID
+controller.quorum.voters=$VOTERS
 $(listener_properties)
 log.dirs=$DATA_DIR
 num.partitions=1
 auto.create.topics.enable=true
-# One node: internal topics cannot have more than one replica.
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+# One node: internal topics cannot have more than one replica; from three nodes
+# on they have three, and an acknowledged write needs two of them.
+offsets.topic.replication.factor=$(replicas)
+transaction.state.log.replication.factor=$(replicas)
+transaction.state.log.min.isr=$(min_isr)
+share.coordinator.state.topic.replication.factor=$(replicas)
+share.coordinator.state.topic.min.isr=$(min_isr)
+default.replication.factor=$(replicas)
+min.insync.replicas=$(min_isr)
 # Consumer groups start at once instead of waiting 3 s for more members.
 group.initial.rebalance.delay.ms=0
 EOF
@@ -429,7 +464,7 @@ ensure_formatted() {
     [[ -f "$DATA_DIR/meta.properties" ]] && return 0
     local cluster_id
     set_tool_cmd
-    cluster_id="$("${TOOL_CMD[@]}" kafka.tools.StorageTool random-uuid)"
+    cluster_id="${KAFKA_CLUSTER_ID:-$("${TOOL_CMD[@]}" kafka.tools.StorageTool random-uuid)}"
     say "formatting $DATA_DIR (cluster id $cluster_id)"
     # Secure mode: the SCRAM users go into the metadata log from the start,
     # so the broker's own inter-broker login works at first boot.
@@ -632,10 +667,78 @@ cmd_tool() {
 }
 
 usage() {
-    sed -n '8,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '8,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+# --- a cluster of nodes ------------------------------------------------------
+
+node_port() { echo $((PORT + 2 * ($1 - 1))); }
+
+# Run this script for node N of the cluster with its own environment.
+node_cmd() {
+    local n="$1"
+    shift
+    local voters="" i
+    for ((i = 1; i <= NODES; i++)); do
+        voters+="${voters:+,}$i@$HOST:$(($(node_port "$i") + 1))"
+    done
+    env KAFKA_NODES=1 KAFKA_NODE_ID="$n" KAFKA_QUORUM_VOTERS="$voters" \
+        KAFKA_STATE_DIR="$STATE_DIR/node-$n" KAFKA_LIB_DIR="$LIB_DIR" \
+        KAFKA_PORT="$(node_port "$n")" KAFKA_CONTROLLER_PORT="$(($(node_port "$n") + 1))" \
+        KAFKA_CLUSTER_ID="$(cat "$STATE_DIR/cluster-id")" \
+        bash "${BASH_SOURCE[0]}" "$@"
+}
+
+# Run a command on every node at once (a quorum forms only with most of them up).
+each_node() {
+    local -a pids=()
+    local n failed=0
+    for ((n = 1; n <= NODES; n++)); do
+        node_cmd "$n" "$@" | sed "s/^$PROG:/$PROG [node $n]:/" &
+        pids+=($!)
+    done
+    for n in "${pids[@]}"; do wait "$n" || failed=1; done
+    return "$failed"
+}
+
+cluster_main() {
+    local cmd="${1:-}"
+    shift || true
+    [[ "$NODES" =~ ^[0-9]+$ ]] && ((NODES >= 3)) || die "KAFKA_NODES must be 3 or more (a quorum that survives a node)"
+    [[ "${KAFKA_SASL_SSL:-}" != 1 ]] || die "secure mode runs a single node only"
+    init_paths
+    case "$cmd" in
+    up)
+        require_java
+        ensure_lib # once, before the nodes start side by side
+        if [[ ! -f "$STATE_DIR/cluster-id" ]]; then
+            set_tool_cmd
+            "${TOOL_CMD[@]}" kafka.tools.StorageTool random-uuid >"$STATE_DIR/cluster-id"
+        fi
+        each_node up
+        ;;
+    down | status | reset) each_node "$cmd" ;;
+    kill)
+        local n="${1:?kill N: which node}" pid_file="$STATE_DIR/node-${1:-}/kafka.pid"
+        [[ -s "$pid_file" ]] || die "node $n is not running"
+        kill -KILL "$(cat "$pid_file")" 2>/dev/null || true
+        rm -f "$pid_file"
+        say "node $n killed (SIGKILL)"
+        ;;
+    start) node_cmd "${1:?start N: which node}" up ;;
+    topics | configs) node_cmd 1 "$cmd" "$@" ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+    esac
 }
 
 main() {
+    if [[ "$NODES" != 1 && -z "${KAFKA_NODE_ID:-}" ]]; then
+        cluster_main "$@"
+        return
+    fi
     local cmd="${1:-}"
     shift || true
     case "$cmd" in
