@@ -87,8 +87,8 @@ class Serving:
 
     A worker serves when it is not rebalancing or recovering its tables and, if it owns
     partitions, Kafka's last answer is at most ``stale_after`` seconds old and its last
-    question did not fail. A worker that owns no
-    partitions (more workers than partitions) is a healthy standby.
+    question did not fail. A worker that owns no partitions (more workers than
+    partitions) is a healthy standby.
     """
 
     stale_after: float
