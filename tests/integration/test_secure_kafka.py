@@ -71,6 +71,7 @@ def test_worker_replay_rules_and_tail_run_over_sasl_ssl(
         assert alert["matches"]
         metrics = _get(worker.metrics_url)
         assert "newsmon_alerts_raised_total{" in metrics
+        seen.append(_get(f"http://127.0.0.1:{worker.port}/health"))
         shown = run_newsmon(worker.env, "config", "show")
         assert "NEWSMON_KAFKA_SASL_PASSWORD=********" in shown.stdout.splitlines()
         seen += [tail.stdout, tail.stderr, metrics, shown.stdout, shown.stderr]
@@ -79,6 +80,23 @@ def test_worker_replay_rules_and_tail_run_over_sasl_ssl(
     # consumers and transactional producers logged in; the log says as whom.
     assert "Authenticated as newsmon via SCRAM-SHA-512" in log
     for text in [*seen, log, broker.log.read_text()]:
+        assert broker.password not in text
+
+
+def test_the_password_can_come_from_a_file_and_still_shows_nowhere(
+    broker: SecureBroker, tmp_path: Path
+) -> None:
+    secret = tmp_path / "sasl-password"
+    secret.write_text(broker.password + "\n")  # as `docker secret` and editors leave it
+    env = _env(broker)
+    del env["NEWSMON_KAFKA_SASL_PASSWORD"]
+    env["NEWSMON_KAFKA_SASL_PASSWORD_FILE"] = str(secret)
+    replayed = run_newsmon(env, "replay", "seeds/")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1 articles" in replayed.stderr
+    shown = run_newsmon(env, "config", "show")
+    assert "NEWSMON_KAFKA_SASL_PASSWORD=********" in shown.stdout.splitlines()
+    for text in (replayed.stdout, replayed.stderr, shown.stdout, shown.stderr):
         assert broker.password not in text
 
 
