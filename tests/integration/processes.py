@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import skip_or_fail
+
 ROOT = Path(__file__).resolve().parents[2]
 NEWSMON = Path(sys.executable).parent / "newsmon"
+KAFKA_SH = ROOT / "deploy" / "kafka" / "kafka.sh"
+KAFKA_VERSION = (ROOT / "deploy" / "kafka" / "VERSION").read_text().strip()
 
 
 @dataclass
@@ -259,3 +264,29 @@ def prom_query(url: str, query: str) -> list[Any]:
     data = get_json(f"{url}/api/v1/query?query={quote(query)}")
     assert data["status"] == "success", data
     return list(data["data"]["result"])
+
+
+def own_kafka_env(state: Path, **extra: str) -> dict[str, str]:
+    """kafka.sh's environment for a broker (or cluster) of a test's own, in ``state``;
+    the jars are the main broker's. Fails under CI=true (skips elsewhere) without Java."""
+    if shutil.which("java") is None:
+        skip_or_fail("java is not installed")
+    return {
+        **os.environ,
+        "KAFKA_STATE_DIR": str(state),
+        "KAFKA_LIB_DIR": str(ROOT / ".kafka" / f"lib-{KAFKA_VERSION}"),
+        **extra,
+    }
+
+
+def kafka_sh(env: dict[str, str], *args: str) -> None:
+    """Run deploy/kafka/kafka.sh with ``args``; it must succeed."""
+    result = subprocess.run(
+        ["bash", str(KAFKA_SH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -8,8 +8,6 @@ started again, as a container's restart policy would.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, skip_or_fail
+from tests.conftest import free_port
 from tests.integration.chaos import (
     RULES,
     alerts_by_article,
@@ -28,9 +26,10 @@ from tests.integration.chaos import (
     write_feed,
 )
 from tests.integration.processes import (
-    ROOT,
     Worker,
+    kafka_sh,
     newsmon_env,
+    own_kafka_env,
     run_newsmon,
     start_worker,
     stop,
@@ -39,40 +38,20 @@ from tests.integration.processes import (
 )
 
 pytestmark = pytest.mark.broker
-KAFKA = ROOT / "deploy" / "kafka" / "kafka.sh"
-VERSION = (ROOT / "deploy" / "kafka" / "VERSION").read_text().strip()
 COUNT = size("NEWSMON_CHAOS_ARTICLES", 400) // 2
-
-
-def _kafka(env: dict[str, str], command: str) -> None:
-    result = subprocess.run(
-        ["bash", str(KAFKA), command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    if subprocess.run(["which", "java"], capture_output=True, check=False).returncode:
-        skip_or_fail("java is not installed")
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_STATE_DIR": str(tmp_path / "kafka"),
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_LIB_DIR": str(ROOT / ".kafka" / f"lib-{VERSION}"),
-    }
-    _kafka(env, "up")
+    env = own_kafka_env(
+        tmp_path / "kafka", KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(free_port())
+    )
+    kafka_sh(env, "up")
     try:
         yield env, f"127.0.0.1:{port}"
     finally:
-        _kafka(env, "down")
+        kafka_sh(env, "down")
 
 
 def _not_serving(worker: Worker) -> bool:
@@ -109,13 +88,13 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
             == 0
         )
         time.sleep(1.0)  # mid-stream: the worker is still working through the backlog
-        _kafka(kafka_env, "down")
+        kafka_sh(kafka_env, "down")
         # /health stops answering 200 once the worker's question to the broker fails
         # (503, "kafka unreachable"), unless the worker has exited meanwhile.
         assert wait_for(
             lambda: _not_serving(workers[-1]), 30, "a 503 from /health while Kafka is down"
         )
-        _kafka(kafka_env, "up")
+        kafka_sh(kafka_env, "up")
         if workers[-1].process.poll() is not None:  # died while the broker was away
             workers.append(start_worker(env, port, tmp_path))
         wait_healthy(workers[-1])

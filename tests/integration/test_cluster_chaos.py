@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.conftest import skip_or_fail
+from tests.conftest import free_port
 from tests.integration.chaos import (
     RULES,
     alerts_by_article,
@@ -32,9 +31,10 @@ from tests.integration.chaos import (
     write_feed,
 )
 from tests.integration.processes import (
-    ROOT,
     Worker,
+    kafka_sh,
     newsmon_env,
+    own_kafka_env,
     run_newsmon,
     start_worker,
     stop,
@@ -42,8 +42,6 @@ from tests.integration.processes import (
 )
 
 pytestmark = pytest.mark.broker
-KAFKA = ROOT / "deploy" / "kafka" / "kafka.sh"
-VERSION = (ROOT / "deploy" / "kafka" / "VERSION").read_text().strip()
 COUNT = size("NEWSMON_CHAOS_ARTICLES", 300) // 2
 FULL = os.environ.get("NEWSMON_CLUSTER_FULL") == "1"
 
@@ -68,36 +66,20 @@ def _free(port: int) -> bool:
         return True
 
 
-def _kafka(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        ["bash", str(KAFKA), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
-    if subprocess.run(["which", "java"], capture_output=True, check=False).returncode:
-        skip_or_fail("java is not installed")
     base = _free_block(6)
-    env = {
-        **os.environ,
-        "KAFKA_NODES": "3",
-        "KAFKA_STATE_DIR": str(tmp_path / "kafka"),
-        "KAFKA_PORT": str(base),
-        "KAFKA_LIB_DIR": str(ROOT / ".kafka" / f"lib-{VERSION}"),
-        "KAFKA_HEAP_OPTS": "-Xms128m -Xmx512m",
-    }
-    _kafka(env, "up")
+    env = own_kafka_env(
+        tmp_path / "kafka",
+        KAFKA_NODES="3",
+        KAFKA_PORT=str(base),
+        KAFKA_HEAP_OPTS="-Xms128m -Xmx512m",
+    )
+    kafka_sh(env, "up")
     try:
         yield env, ",".join(f"127.0.0.1:{base + 2 * n}" for n in range(3))
     finally:
-        _kafka(env, "down")
+        kafka_sh(env, "down")
 
 
 async def _leaders(bootstrap: str, topic: str) -> tuple[dict[int, int], int]:
@@ -144,27 +126,27 @@ def test_every_alert_once_while_cluster_nodes_die(
     started = time.monotonic()
     try:
         for _ in range(2):
-            workers.append(start_worker(env, _free_block(1), tmp_path))
+            workers.append(start_worker(env, free_port(), tmp_path))
         replayed = run_newsmon(env, "replay", str(write_feed(tmp_path / "a.jsonl", before)))
         assert replayed.returncode == 0, replayed.stderr
         led, controller = asyncio.run(_leaders(bootstrap, "cluster.news.articles"))
         busiest = max(led, key=lambda node: led[node])
-        _kafka(kafka_env, "kill", str(busiest))  # mid-stream: the backlog is being worked
+        kafka_sh(kafka_env, "kill", str(busiest))  # mid-stream: the backlog is being worked
         killed = [busiest]
         if FULL:
             time.sleep(5)
             second = next(n for n in (1, 2, 3) if n not in killed)
-            _kafka(kafka_env, "kill", str(second))
+            kafka_sh(kafka_env, "kill", str(second))
             killed.append(second)
             time.sleep(5)
-            _kafka(kafka_env, "start", str(second))
+            kafka_sh(kafka_env, "start", str(second))
         replayed = run_newsmon(env, "replay", str(write_feed(tmp_path / "b.jsonl", after)))
         assert replayed.returncode == 0, replayed.stderr
-        _kafka(kafka_env, "start", str(busiest))
+        kafka_sh(kafka_env, "start", str(busiest))
         failover = None
         if FULL:
             _, controller = asyncio.run(_leaders(bootstrap, "cluster.news.articles"))
-            _kafka(kafka_env, "kill", str(controller))
+            kafka_sh(kafka_env, "kill", str(controller))
             killed.append(controller)
             gone = time.monotonic()
             wait_for(
@@ -173,7 +155,7 @@ def test_every_alert_once_while_cluster_nodes_die(
                 "another node to become the active controller",
             )
             failover = time.monotonic() - gone
-            _kafka(kafka_env, "start", str(controller))
+            kafka_sh(kafka_env, "start", str(controller))
         wait_for_commits(bootstrap, "cluster.", workers, tmp_path)
         counts = alerts_by_article(bootstrap, "cluster.news.alerts", len(records))
         routed = alerts_by_article(bootstrap, "cluster.alerts.chaos", len(records))

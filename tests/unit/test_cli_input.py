@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,8 @@ from hypothesis import strategies as st
 
 from newsmon.sources import read_records
 from tests.conftest import ROOT
+from tests.integration.processes import run_newsmon
 
-NEWSMON = Path(sys.executable).parent / "newsmon"
 ENV = {
     "NEWSMON_SPACY_MODEL": "blank",
     "NEWSMON_NER": "false",
@@ -34,15 +33,7 @@ OTHER = json.dumps({"id": "g2", "title": "Cocoa prices", "body": "Showers in Bah
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(NEWSMON), *args],
-        capture_output=True,
-        text=True,
-        env={**ENV, **(env or {})},
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    return run_newsmon({**ENV, **(env or {})}, *args)
 
 
 def _ids(stdout: str) -> list[str]:
