@@ -31,7 +31,8 @@ Reads and writes of private state (each used by one caller, named there):
 - :func:`act_for`: Faust's current event, which decides a table write's changelog
   partition (the notifier's batch writes).
 - :func:`refresh_metadata`: aiokafka's forced metadata refresh, for the partitions of a
-  topic a consumer does not subscribe to (reading topics to their end).
+  topic a consumer does not subscribe to (reading topics to their end), and for an admin
+  client whose metadata still names a broker just killed (creating topics).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from collections.abc import Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
 
 if TYPE_CHECKING:  # Faust loads only where a worker runs: the CLI's clients need aiokafka
@@ -188,6 +190,7 @@ def act_for(event: Any) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def refresh_metadata(consumer: AIOKafkaConsumer) -> None:
-    """Fetch fresh cluster metadata, so ``partitions_for_topic`` sees any topic."""
-    await consumer._client.force_metadata_update()
+async def refresh_metadata(client: AIOKafkaConsumer | AIOKafkaAdminClient) -> None:
+    """Fetch fresh cluster metadata: a consumer's ``partitions_for_topic`` then sees any
+    topic, and an admin client stops choosing brokers that have left the cluster."""
+    await client._client.force_metadata_update()

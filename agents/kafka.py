@@ -8,29 +8,38 @@ handshake, :func:`probe_refusal` names the setting to check, never a secret.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
-from collections.abc import AsyncGenerator, Iterable, Mapping
-from typing import Any
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
+    InvalidReplicationFactorError,
     KafkaConnectionError,
     KafkaError,
+    NoError,
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
+    for_code,
 )
 from aiokafka.helpers import create_ssl_context
 
-from agents.internals import install_client_fix
+from agents.internals import install_client_fix, refresh_metadata
 from agents.settings import Settings, SettingsError
 from agents.topics import MAX_MESSAGE_BYTES, ResolvedTopic
 
 log = logging.getLogger(__name__)
 MASK = "********"
+_T = TypeVar("_T")
+#: How long an admin request is asked again after retriable errors (aiokafka's own
+#: request timeout).
+RETRY_FOR = 40.0
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -205,28 +214,66 @@ def min_insync_replicas(replication_factor: int) -> int:
 async def ensure_topics(settings: Settings, topics: Iterable[ResolvedTopic]) -> list[str]:
     """Create the topics that do not exist yet, with ``NEWSMON_REPLICATION_FACTOR``
     replicas; returns the names created. An existing topic with fewer replicas than that
-    is refused (SettingsError): its data would not survive what the setting promises."""
+    is refused (SettingsError): its data would not survive what the setting promises.
+
+    A request that fails for a reason Kafka calls retriable (a broker just killed is
+    still in the metadata, a leader moving) is asked again, of a fresh metadata, until
+    the client's request timeout; a topic the cluster refuses to create raises
+    SettingsError with the broker's reason.
+    """
     factor = settings.replication_factor
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         wanted = list(topics)
-        existing = set(await admin.list_topics())
-        _check_replicas(
-            await admin.describe_topics([t.name for t in wanted if t.name in existing]), factor
-        )
-        missing = [t for t in wanted if t.name not in existing]
+        existing = set(await retrying(admin, admin.list_topics))
+        named = [t.name for t in wanted if t.name in existing]
+        _check_replicas(await retrying(admin, lambda: admin.describe_topics(named)), factor)
         created = []
-        for topic in missing:
+        for topic in (t for t in wanted if t.name not in existing):
             configs = {**topic.configs, "min.insync.replicas": str(min_insync_replicas(factor))}
             new = NewTopic(topic.name, topic.partitions, factor, topic_configs=configs)
-            try:
-                await admin.create_topics([new])
+            response = await retrying(admin, functools.partial(admin.create_topics, [new]))
+            if _created(response.to_object(), factor):
                 created.append(topic.name)
-            except TopicAlreadyExistsError:
-                continue  # another worker created it first
         if created:
             log.info("created topics: %s", ", ".join(created))
         return created
     finally:
         await admin.close()
+
+
+def _created(response: Mapping[str, Any], factor: int) -> bool:
+    """True if the CreateTopics answer created the topic, False if it existed already.
+
+    Too few brokers for the replication factor raises SettingsError naming the setting;
+    any other refusal raises the broker's error with its reason.
+    """
+    for answer in response["topic_errors"]:
+        error, topic = for_code(answer["error_code"]), answer["topic"]
+        reason = answer.get("error_message") or error.description
+        if error is NoError:
+            continue
+        if error is TopicAlreadyExistsError:
+            return False  # another worker or replayer created it first
+        if error is InvalidReplicationFactorError:
+            raise SettingsError(
+                f"NEWSMON_REPLICATION_FACTOR is {factor}, but Kafka cannot create {topic}: {reason}"
+            )
+        raise error(f"cannot create topic {topic}: {reason}")
+    return True
+
+
+async def retrying(admin: AIOKafkaAdminClient, call: Callable[[], Awaitable[_T]]) -> _T:
+    """``call()``, asked again on fresh metadata after a retriable Kafka error, for
+    :data:`RETRY_FOR` seconds."""
+    deadline = time.monotonic() + RETRY_FOR
+    while True:
+        try:
+            return await call()
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() >= deadline:
+                raise
+            log.info("Kafka answered %s; asking again", type(exc).__name__)
+            await asyncio.sleep(0.5)
+            await refresh_metadata(admin)

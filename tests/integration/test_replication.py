@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import NodeNotReadyError, NotControllerError, TopicAuthorizationFailedError
 
-from agents.kafka import client_options, ensure_topics, min_insync_replicas
+from agents.kafka import client_options, ensure_topics, min_insync_replicas, retrying
 from agents.settings import SettingsError, load_settings
 from agents.topics import all_topics
 from tests.conftest import ROOT
@@ -61,6 +62,62 @@ async def test_topics_get_the_factor_and_fewer_replicas_are_refused(
     )
     with pytest.raises(SettingsError, match=r"NEWSMON_REPLICATION_FACTOR is 2.*\(1\)"):
         await ensure_topics(two, all_topics(two))
+
+
+def test_more_replicas_than_brokers_is_refused_and_nothing_is_said_created(
+    bootstrap: str, prefix: str
+) -> None:
+    env = {
+        "NEWSMON_KAFKA_BOOTSTRAP": bootstrap,
+        "NEWSMON_TOPIC_PREFIX": prefix,
+        "NEWSMON_REPLICATION_FACTOR": "3",
+        "PATH": "/usr/bin:/bin",
+    }
+    made = subprocess.run(
+        [str(NEWSMON), "topics", "create"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert made.returncode == 2, made.stdout
+    assert (
+        f"NEWSMON_REPLICATION_FACTOR is 3, but Kafka cannot create {prefix}news.articles: "
+        in made.stderr
+    )
+    assert "only 1 broker(s) are registered" in made.stderr
+    assert "created" not in made.stdout
+    assert "Traceback" not in made.stderr
+
+
+async def test_an_admin_request_meeting_a_retriable_error_is_asked_again(
+    bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings({"NEWSMON_KAFKA_BOOTSTRAP": bootstrap})
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    answers: list[object] = [NodeNotReadyError("node 7 is not ready"), NotControllerError()]
+    stock = admin.list_topics
+
+    async def flaky() -> list[str]:
+        if answers:
+            raise answers.pop(0)  # type: ignore[misc]
+        return await stock()
+
+    try:
+        assert isinstance(await retrying(admin, flaky), list)
+        assert answers == []
+        answers.append(TopicAuthorizationFailedError("no"))  # not retriable: raised at once
+        with pytest.raises(TopicAuthorizationFailedError):
+            await retrying(admin, flaky)
+        monkeypatch.setattr("agents.kafka.RETRY_FOR", 0.0)  # retriable, but out of time
+        answers.append(NodeNotReadyError("node 7 is not ready"))
+        with pytest.raises(NodeNotReadyError):
+            await retrying(admin, flaky)
+    finally:
+        await admin.close()
 
 
 def test_a_worker_refuses_to_start_on_topics_with_fewer_replicas(
