@@ -13,6 +13,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -29,9 +30,10 @@ from aiokafka.errors import (
     for_code,
 )
 from aiokafka.helpers import create_ssl_context
+from pydantic import SecretStr
 
 from agents.internals import install_client_fix, refresh_metadata
-from agents.settings import Settings, SettingsError
+from agents.settings import SECRETS, Settings, SettingsError
 from agents.topics import MAX_MESSAGE_BYTES, ResolvedTopic
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,9 @@ RETRY_FOR = 40.0
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     """The TLS context for SSL and SASL_SSL (brokers verified, host names checked), else None.
 
-    Trusts NEWSMON_KAFKA_SSL_CAFILE when set, the system's CAs otherwise. An unreadable
-    CA file raises SettingsError naming the variable.
+    Trusts NEWSMON_KAFKA_SSL_CAFILE when set, the system's CAs otherwise, and presents
+    the client certificate of NEWSMON_KAFKA_SSL_CERTFILE (mTLS) when set. A file that
+    cannot be read or used raises SettingsError naming its variable.
     """
     if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
         return None
@@ -56,7 +59,52 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     except OSError as exc:  # ssl.SSLError included: not a PEM certificate
         reason = exc.strerror or str(exc)
         raise SettingsError(f"NEWSMON_KAFKA_SSL_CAFILE: cannot load {cafile}: {reason}") from None
+    if settings.kafka_ssl_certfile is not None:
+        _load_client_certificate(context, settings, settings.kafka_ssl_certfile)
     return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, settings: Settings, certfile: Path) -> None:
+    keyfile = settings.kafka_ssl_keyfile
+    for variable, path in (("CERTFILE", certfile), ("KEYFILE", keyfile)):
+        if path is None:
+            continue
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise SettingsError(
+                f"NEWSMON_KAFKA_SSL_{variable}: cannot read {path}: {reason}"
+            ) from None
+    password = settings.kafka_ssl_key_password.get_secret_value()
+    try:
+        context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None, password)
+    except ssl.SSLError as exc:
+        raise SettingsError(_certificate_problem(settings, certfile, exc)) from None
+
+
+def _certificate_problem(settings: Settings, certfile: Path, exc: ssl.SSLError) -> str:
+    """Which client-certificate setting to check, from why OpenSSL could not load it."""
+    keyfile = settings.kafka_ssl_keyfile
+    keyed = keyfile or certfile
+    key_text = keyed.read_bytes()
+    if exc.reason == "KEY_VALUES_MISMATCH":
+        return (
+            f"NEWSMON_KAFKA_SSL_KEYFILE: the key in {keyed} does not belong to the certificate "
+            f"in {certfile} (NEWSMON_KAFKA_SSL_CERTFILE)"
+        )
+    if b"ENCRYPTED" in key_text:  # PKCS#8 "ENCRYPTED PRIVATE KEY" or a Proc-Type header
+        if settings.kafka_ssl_key_password.get_secret_value():
+            return f"NEWSMON_KAFKA_SSL_KEY_PASSWORD: not the password of the client key {keyed}"
+        return (
+            f"NEWSMON_KAFKA_SSL_KEY_PASSWORD: the client key {keyed} is encrypted; set its password"
+        )
+    if b"PRIVATE KEY-----" not in key_text:
+        variable = "NEWSMON_KAFKA_SSL_KEYFILE" if keyfile else "NEWSMON_KAFKA_SSL_CERTFILE"
+        return f"{variable}: no PEM private key in {keyed}" + (
+            "" if keyfile else " (name the key's file in NEWSMON_KAFKA_SSL_KEYFILE)"
+        )
+    return f"NEWSMON_KAFKA_SSL_CERTFILE: cannot use {certfile}: {exc.reason or exc}"
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -75,15 +123,21 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 
 def mask_secrets(text: str, settings: Settings) -> str:
-    """``text`` with the SASL password replaced by a mask (for messages built from errors)."""
-    secret = settings.kafka_sasl_password.get_secret_value()
-    return text.replace(secret, MASK) if secret else text
+    """``text`` with every secret setting replaced by a mask (for messages built from errors)."""
+    for name in SECRETS:
+        secret: SecretStr = getattr(settings, name)
+        if value := secret.get_secret_value():
+            text = text.replace(value, MASK)
+    return text
 
 
 def refusal(settings: Settings, exc: BaseException) -> str | None:
     """What the broker refused, as the rest of "Kafka at HOST:PORT ...", or None."""
-    mechanism, protocol = settings.kafka_sasl_mechanism, settings.kafka_security_protocol
-    check_protocol = f"check that NEWSMON_KAFKA_SECURITY_PROTOCOL ({protocol}) fits the listener"
+    return _login_refusal(settings, exc) or _tls_refusal(settings, exc)
+
+
+def _login_refusal(settings: Settings, exc: BaseException) -> str | None:
+    mechanism = settings.kafka_sasl_mechanism
     if isinstance(exc, SaslAuthenticationFailed):
         return (
             f"refused the credentials of user {settings.kafka_sasl_username!r} (SASL {mechanism}):"
@@ -91,9 +145,25 @@ def refusal(settings: Settings, exc: BaseException) -> str | None:
         )
     if isinstance(exc, UnsupportedSaslMechanismError):
         return f"does not offer SASL {mechanism}: check NEWSMON_KAFKA_SASL_MECHANISM"
+    return None
+
+
+def _tls_refusal(settings: Settings, exc: BaseException) -> str | None:
+    protocol = settings.kafka_security_protocol
+    check_protocol = f"check that NEWSMON_KAFKA_SECURITY_PROTOCOL ({protocol}) fits the listener"
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = getattr(exc, "verify_message", None) or exc.reason or exc
         return f"sent a TLS certificate we do not trust ({detail}): check NEWSMON_KAFKA_SSL_CAFILE"
+    if (alert := _client_certificate_alert(exc)) is not None:
+        if (certfile := settings.kafka_ssl_certfile) is None:
+            return (
+                f"asks for a client certificate (TLS alert {alert}): set "
+                "NEWSMON_KAFKA_SSL_CERTFILE and NEWSMON_KAFKA_SSL_KEYFILE"
+            )
+        return (
+            f"refused the client certificate {certfile} (TLS alert {alert}): check that "
+            "NEWSMON_KAFKA_SSL_CERTFILE is signed by a CA the broker trusts"
+        )
     if isinstance(exc, ssl.SSLError):
         return f"failed the TLS handshake ({exc.reason or exc}): {check_protocol}"
     # A TLS listener drops a plaintext request at once (aiokafka reads a short frame),
@@ -104,6 +174,24 @@ def refusal(settings: Settings, exc: BaseException) -> str | None:
     )
     if (dropped and not tls) or (tls and isinstance(exc, ConnectionResetError)):
         return f"closed the connection during the handshake: {check_protocol}"
+    return None
+
+
+#: TLS alerts a broker sends when client authentication fails (TLS 1.2 and 1.3 wording).
+_CLIENT_CERTIFICATE_ALERTS = (
+    "SSLV3_ALERT_BAD_CERTIFICATE",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    "TLSV1_ALERT_UNKNOWN_CA",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+)
+
+
+def _client_certificate_alert(exc: BaseException) -> str | None:
+    """The alert's name if the broker rejected (or missed) our client certificate."""
+    for error in (exc, exc.__cause__):
+        reason = getattr(error, "reason", None) if isinstance(error, ssl.SSLError) else None
+        if reason in _CLIENT_CERTIFICATE_ALERTS:
+            return str(reason).rsplit("ALERT_", 1)[-1].replace("_", " ").lower()
     return None
 
 

@@ -51,6 +51,17 @@ class Settings(BaseModel):
     kafka_ssl_cafile: Path | None = Field(
         None, description="CA certificate (PEM) to verify the brokers"
     )
+    kafka_ssl_certfile: Path | None = Field(
+        None,
+        description="Client certificate (PEM, with its chain; may hold the key too) for brokers "
+        "that require client authentication (mTLS)",
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="Private key (PEM) of the client certificate, if not in that file"
+    )
+    kafka_ssl_key_password: SecretStr = Field(
+        SecretStr(""), description="Password of an encrypted client key (secret)"
+    )
     app_id: str = Field("newsmon", description="Faust app id: the consumer group of the workers")
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs)")
     partitions: int = Field(6, ge=1, le=1024, description="Partitions of the data topics")
@@ -120,7 +131,23 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:
         if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_username:
-            raise ValueError("kafka_sasl_username is required with a SASL security protocol")
+            raise ValueError(
+                "NEWSMON_KAFKA_SASL_USERNAME is required with a SASL security protocol"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _client_certificate_needs_tls(self) -> Settings:
+        if self.kafka_ssl_certfile is None:
+            if self.kafka_ssl_keyfile is not None:
+                raise ValueError("NEWSMON_KAFKA_SSL_KEYFILE needs NEWSMON_KAFKA_SSL_CERTFILE")
+            if self.kafka_ssl_key_password.get_secret_value():
+                raise ValueError("NEWSMON_KAFKA_SSL_KEY_PASSWORD needs NEWSMON_KAFKA_SSL_CERTFILE")
+        elif self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError(
+                "NEWSMON_KAFKA_SSL_CERTFILE needs NEWSMON_KAFKA_SECURITY_PROTOCOL SSL or "
+                f"SASL_SSL, not {self.kafka_security_protocol}"
+            )
         return self
 
     def masked(self) -> dict[str, str]:
@@ -177,5 +204,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         return Settings.model_validate(values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = PREFIX + str(error["loc"][0]).upper() if error["loc"] else "NEWSMON_*"
+        if not error["loc"]:  # a rule across settings: its message names them
+            raise SettingsError(str(error["msg"]).removeprefix("Value error, ")) from None
+        name = PREFIX + str(error["loc"][0]).upper()
         raise SettingsError(f"{name}: {error['msg']}") from None

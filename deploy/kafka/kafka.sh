@@ -37,7 +37,7 @@
 # default. Internal topics get 3 replicas (min ISR 2), as does a topic created
 # without a replication factor. `kill N` SIGKILLs node N (a crash, for chaos
 # tests); `start N` starts it again; the other commands act on every node
-# (topics/configs: through node 1). Secure mode is single-node only.
+# (topics/configs: through node 1). Secure modes are single-node only.
 # Per node (set by the cluster commands; a single node needs none of them):
 #   KAFKA_NODE_ID          node id               (default 1)
 #   KAFKA_QUORUM_VOTERS    id@host:port,...      (default: this node alone)
@@ -57,8 +57,15 @@
 #   The SCRAM users are created when the storage is formatted; their
 #   passwords are then kept in <state>/sasl.env (mode 600). Passwords may use
 #   only A-Z a-z 0-9 . _ ~ - (they go into JAAS and --add-scram syntax).
+#   KAFKA_MTLS=1           clients connect with SSL and must present a
+#                          certificate of the test CA (ssl.client.auth=required):
+#                          $KAFKA_SSL_DIR/client.pem with its key client.key
+#                          (PEM, unencrypted, CN=newsmon), made with the CA.
+#                          Like KAFKA_SASL_SSL, stored at format time; the two
+#                          exclude each other.
 #
-# Needs Java 17+ and Maven (apt-get install openjdk-17-jre-headless maven).
+# Needs Java 17+ and Maven (apt-get install openjdk-17-jre-headless maven);
+# secure modes also openssl (to write the client key as PEM).
 set -euo pipefail
 
 readonly PROG="kafka.sh"
@@ -87,6 +94,7 @@ LIB_DIR="" DATA_DIR="" PROPS="" LOG_FILE="" PID_FILE=""
 # Secure mode: filled in by init_paths and resolve_mode.
 MODE_FILE="" SSL_DIR="" SASL_ENV="" CLIENT_PROPS="" MODE=""
 readonly SCRAM="SCRAM-SHA-512"
+readonly SSL_FILES=(ca.pem broker.p12 store.pass client.pem client.key)
 TOOL_CMD=()
 
 die() {
@@ -187,11 +195,11 @@ set_tool_cmd() {
         -cp "$LIB_DIR/*")
 }
 
-# --- secure mode (KAFKA_SASL_SSL=1) -------------------------------------------
+# --- secure modes (KAFKA_SASL_SSL=1, KAFKA_MTLS=1) ------------------------------
 
 # The security mode is fixed when the storage is formatted (security.mode);
-# before that KAFKA_SASL_SSL chooses it. A mismatch is refused: a secured
-# data folder must not come back up as an open PLAINTEXT broker, and a
+# before that KAFKA_SASL_SSL or KAFKA_MTLS chooses it. A mismatch is refused: a
+# secured data folder must not come back up as an open PLAINTEXT broker, and a
 # PLAINTEXT one has no SCRAM users to log in with.
 resolve_mode() {
     local wanted="" formatted=""
@@ -200,6 +208,14 @@ resolve_mode() {
     1 | true | yes) wanted=SASL_SSL ;;
     0 | false | no) wanted=PLAINTEXT ;;
     *) die "KAFKA_SASL_SSL must be 1 or 0, not: $KAFKA_SASL_SSL" ;;
+    esac
+    case "${KAFKA_MTLS:-}" in
+    "" | 0 | false | no) ;;
+    1 | true | yes)
+        [[ "$wanted" != SASL_SSL ]] || die "KAFKA_SASL_SSL and KAFKA_MTLS exclude each other"
+        wanted=SSL
+        ;;
+    *) die "KAFKA_MTLS must be 1 or 0, not: $KAFKA_MTLS" ;;
     esac
     if [[ -f "$MODE_FILE" ]]; then
         formatted="$(cat "$MODE_FILE")"
@@ -282,15 +298,16 @@ keytool_quiet() {
 # deleted afterwards, so nothing else can ever be signed with it.
 ensure_ssl() {
     local f complete=1
-    for f in ca.pem broker.p12 store.pass; do
+    for f in "${SSL_FILES[@]}"; do
         [[ -s "$SSL_DIR/$f" ]] || complete=0
     done
     ((complete)) && return 0
     if [[ -d "$SSL_DIR" && -n "$(ls -A "$SSL_DIR")" ]]; then
-        die "$SSL_DIR lacks ca.pem, broker.p12 or store.pass; delete it to generate a new test CA"
+        die "$SSL_DIR lacks one of ${SSL_FILES[*]}; delete it to generate a new test CA"
     fi
     command -v keytool >/dev/null 2>&1 ||
         die "keytool not found (it comes with the JDK: apt-get install openjdk-17-jre-headless)"
+    command -v openssl >/dev/null 2>&1 || die "openssl not found (apt-get install openssl)"
     say "generating a test CA and a broker certificate in $SSL_DIR"
     local tmp="$SSL_DIR.tmp.$$"
     rm -rf "$tmp"
@@ -309,10 +326,23 @@ ensure_ssl() {
     # The signed certificate with its CA: the chain the broker presents.
     cat "$tmp/broker.pem" "$tmp/ca.pem" >"$tmp/chain.pem"
     keytool_quiet -importcert -keystore "$tmp/broker.p12" -alias broker -file "$tmp/chain.pem"
+    # A client certificate (mTLS), written as PEM files for Python's ssl module.
+    keytool_quiet -genkeypair -keystore "$tmp/client.p12" -alias client -dname "CN=newsmon" \
+        -keyalg RSA -keysize 2048 -validity 3650
+    keytool_quiet -certreq -keystore "$tmp/client.p12" -alias client -file "$tmp/client.csr"
+    keytool_quiet -gencert -keystore "$tmp/ca.p12" -alias ca -rfc -validity 3650 \
+        -infile "$tmp/client.csr" -outfile "$tmp/client.pem" \
+        -ext ku:c=digitalSignature,keyEncipherment -ext eku=clientAuth
+    cat "$tmp/client.pem" "$tmp/ca.pem" >"$tmp/client-chain.pem"
+    keytool_quiet -importcert -keystore "$tmp/client.p12" -alias client -file "$tmp/client-chain.pem"
+    (umask 077 && KAFKA_STORE_PASS="$STORE_PASS" openssl pkcs12 -in "$tmp/client.p12" \
+        -passin env:KAFKA_STORE_PASS -nocerts -nodes 2>/dev/null |
+        openssl pkey -out "$tmp/client.key") || die "openssl could not export the client key"
     (umask 077 && printf '%s\n' "$STORE_PASS" >"$tmp/store.pass")
-    rm -f "$tmp/ca.p12" "$tmp/broker.csr" "$tmp/chain.pem"
-    chmod 600 "$tmp/broker.p12"
-    chmod 644 "$tmp/ca.pem" "$tmp/broker.pem"
+    rm -f "$tmp/ca.p12" "$tmp/broker.csr" "$tmp/chain.pem" "$tmp/client.p12" "$tmp/client.csr" \
+        "$tmp/client-chain.pem"
+    chmod 600 "$tmp/broker.p12" "$tmp/client.key"
+    chmod 644 "$tmp/ca.pem" "$tmp/broker.pem" "$tmp/client.pem"
     chmod 755 "$tmp"
     mkdir -p "$(dirname "$SSL_DIR")"
     rmdir "$SSL_DIR" 2>/dev/null || true
@@ -321,7 +351,7 @@ ensure_ssl() {
 
 # The listener and security settings of server.properties for the mode.
 listener_properties() {
-    if [[ "$MODE" != SASL_SSL ]]; then
+    if [[ "$MODE" == PLAINTEXT ]]; then
         cat <<EOF
 listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$HOST:$PORT
@@ -334,51 +364,70 @@ EOF
     local store_pass
     store_pass="$(cat "$SSL_DIR/store.pass")"
     cat <<EOF
-# Secure mode: clients use SASL_SSL ($SCRAM over TLS); the controller
-# listener stays PLAINTEXT on the loopback address.
-listeners=SASL_SSL://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=SASL_SSL://$HOST:$PORT
+# Secure mode: clients use $MODE; the controller listener stays PLAINTEXT on
+# the loopback address. A combined single node still has an inter-broker
+# client (it talks to itself, e.g. transaction markers) on the same listener.
+listeners=$MODE://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=$MODE://$HOST:$PORT
 controller.listener.names=CONTROLLER
-# A combined single node still has an inter-broker client (it talks to
-# itself, e.g. transaction markers): it logs in as admin on the same listener.
-inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+inter.broker.listener.name=$MODE
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$MODE:$MODE
+EOF
+    if [[ "$MODE" == SASL_SSL ]]; then
+        cat <<EOF
+# $SCRAM over TLS; the broker's own client logs in as admin.
 sasl.enabled.mechanisms=$SCRAM
 sasl.mechanism.inter.broker.protocol=$SCRAM
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=$(jaas_config admin "$ADMIN_PASSWORD")
+ssl.client.auth=none
+EOF
+    else
+        cat <<EOF
+# Mutual TLS: every client presents a certificate of the test CA; the broker's
+# own client presents the broker certificate.
+ssl.client.auth=required
+EOF
+    fi
+    cat <<EOF
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$SSL_DIR/broker.p12
 ssl.keystore.password=$store_pass
 ssl.key.password=$store_pass
 ssl.truststore.type=PEM
 ssl.truststore.location=$SSL_DIR/ca.pem
-ssl.client.auth=none
 EOF
 }
 
-# Client settings for Kafka's own tools (wait_ready, topics, configs): admin.
+# Client settings for Kafka's own tools (wait_ready, topics, configs): admin
+# (SASL_SSL), or the broker's own certificate (mTLS).
 write_client_properties() {
     rm -f "$CLIENT_PROPS"
     (
         umask 077
-        cat >"$CLIENT_PROPS" <<EOF
-# Written by deploy/kafka/kafka.sh for its admin tools; holds a password.
-security.protocol=SASL_SSL
-sasl.mechanism=$SCRAM
-sasl.jaas.config=$(jaas_config admin "$ADMIN_PASSWORD")
-ssl.truststore.type=PEM
-ssl.truststore.location=$SSL_DIR/ca.pem
-EOF
+        printf '%s\n' "# Written by deploy/kafka/kafka.sh for its admin tools; holds a password." \
+            "security.protocol=$MODE" \
+            "ssl.truststore.type=PEM" \
+            "ssl.truststore.location=$SSL_DIR/ca.pem" >"$CLIENT_PROPS"
+        if [[ "$MODE" == SASL_SSL ]]; then
+            printf '%s\n' "sasl.mechanism=$SCRAM" \
+                "sasl.jaas.config=$(jaas_config admin "$ADMIN_PASSWORD")" >>"$CLIENT_PROPS"
+        else
+            printf '%s\n' "ssl.keystore.type=PKCS12" \
+                "ssl.keystore.location=$SSL_DIR/broker.p12" \
+                "ssl.keystore.password=$(cat "$SSL_DIR/store.pass")" >>"$CLIENT_PROPS"
+        fi
     )
 }
 
-# Everything secure mode needs before the broker starts.
+# Everything a secure mode needs before the broker starts.
 prepare_secure_mode() {
-    [[ "$MODE" == SASL_SSL ]] || return 0
-    if [[ ! -f "$DATA_DIR/meta.properties" && ! -f "$SASL_ENV" ]]; then
-        new_sasl_env
+    [[ "$MODE" != PLAINTEXT ]] || return 0
+    if [[ "$MODE" == SASL_SSL ]]; then
+        if [[ ! -f "$DATA_DIR/meta.properties" && ! -f "$SASL_ENV" ]]; then
+            new_sasl_env
+        fi
+        load_sasl_env
     fi
-    load_sasl_env
     ensure_ssl
     write_client_properties
 }
@@ -431,7 +480,7 @@ write_properties() {
     # controller.quorum.voters quorum (rather than a dynamic one formatted with
     # --standalone) keeps no listener address in the data folder, so the data
     # stays usable when KAFKA_PORT/KAFKA_CONTROLLER_PORT change.
-    if [[ "$MODE" == SASL_SSL ]]; then
+    if [[ "$MODE" != PLAINTEXT ]]; then
         # Holds passwords: created afresh, readable by its owner only.
         rm -f "$PROPS"
         (umask 077 && : >"$PROPS")
@@ -485,7 +534,7 @@ wait_ready() {
     local pid="$1" deadline=$((SECONDS + START_TIMEOUT))
     set_tool_cmd
     local -a auth=()
-    if [[ "$MODE" == SASL_SSL ]]; then
+    if [[ "$MODE" != PLAINTEXT ]]; then
         auth=(--command-config "$CLIENT_PROPS")
     fi
     while ((SECONDS < deadline)); do
@@ -581,6 +630,8 @@ cmd_up() {
     say "running (pid $pid) on $HOST:$PORT; state in $STATE_DIR"
     if [[ "$MODE" == SASL_SSL ]]; then
         say "clients: SASL_SSL with $SCRAM as $SASL_USER (password in $SASL_ENV), CA $SSL_DIR/ca.pem"
+    elif [[ "$MODE" == SSL ]]; then
+        say "clients: SSL with a client certificate ($SSL_DIR/client.pem, key client.key), CA $SSL_DIR/ca.pem"
     fi
 }
 
@@ -653,9 +704,9 @@ cmd_tool() {
         esac
     done
     local -a extra=()
-    if [[ "$MODE" == SASL_SSL ]] && ((!own_config)); then
+    if [[ "$MODE" != PLAINTEXT ]] && ((!own_config)); then
         [[ -f "$CLIENT_PROPS" ]] ||
-            die "no $CLIENT_PROPS yet (start the broker first: KAFKA_SASL_SSL=1 $0 up)"
+            die "no $CLIENT_PROPS yet (start the broker first: $0 up)"
         extra=(--command-config "$CLIENT_PROPS")
     fi
     if ((own_server)); then
@@ -705,7 +756,7 @@ cluster_main() {
     local cmd="${1:-}"
     shift || true
     [[ "$NODES" =~ ^[0-9]+$ ]] && ((NODES >= 3)) || die "KAFKA_NODES must be 3 or more (a quorum that survives a node)"
-    [[ "${KAFKA_SASL_SSL:-}" != 1 ]] || die "secure mode runs a single node only"
+    [[ "${KAFKA_SASL_SSL:-}" != 1 && "${KAFKA_MTLS:-}" != 1 ]] || die "secure modes run a single node only"
     init_paths
     case "$cmd" in
     up)

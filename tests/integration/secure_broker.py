@@ -1,9 +1,10 @@
-"""A separate SASL_SSL broker for the secure-connection tests.
+"""Separate secured brokers for the secure-connection tests.
 
-`deploy/kafka/kafka.sh` in secure mode (KAFKA_SASL_SSL=1) with its own state folder,
-ports, test CA (keytool) and SCRAM-SHA-512 users created at format time by Kafka's
-StorageTool. The shared PLAINTEXT broker on 127.0.0.1:9092 is never touched; only its
-resolved jars (``<repo>/.kafka/lib-<version>``, git-ignored) are reused, read-only.
+`deploy/kafka/kafka.sh` in a secure mode with its own state folder, ports and test CA
+(keytool): SASL_SSL (KAFKA_SASL_SSL=1, SCRAM-SHA-512 users created at format time by
+Kafka's StorageTool) or mutual TLS (KAFKA_MTLS=1, a client certificate of the test CA).
+The shared PLAINTEXT broker on 127.0.0.1:9092 is never touched; only its resolved jars
+(``<repo>/.kafka/lib-<version>``, git-ignored) are reused, read-only.
 """
 
 from __future__ import annotations
@@ -59,26 +60,49 @@ def _kafka_sh(command: str, env: dict[str, str], timeout: float) -> None:
         raise AssertionError(f"kafka.sh {command} failed:\n{done.stdout}{done.stderr}")
 
 
+@dataclass(frozen=True)
+class MtlsBroker:
+    """How a client reaches the broker: SSL with a client certificate of the test CA."""
+
+    bootstrap: str
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    log: Path
+
+
 @contextmanager
-def running_secure_broker(state: Path) -> Iterator[SecureBroker]:
-    """Start a SASL_SSL broker with its state in ``state``; stop it afterwards."""
-    if not (shutil.which("java") and shutil.which("keytool")):
-        skip_or_fail("java/keytool not found: the SASL_SSL broker needs a JDK 17")
+def _running(state: Path, **mode: str) -> Iterator[int]:
+    """Run kafka.sh in a secure mode with its state in ``state``; yield its port."""
+    if not (shutil.which("java") and shutil.which("keytool") and shutil.which("openssl")):
+        skip_or_fail("java/keytool/openssl not found: a secured broker needs a JDK 17 and openssl")
     port, controller = _two_free_ports()
-    password = f"pw-{secrets.token_hex(12)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
     env.update(
-        KAFKA_SASL_SSL="1",
         KAFKA_STATE_DIR=str(state),
         KAFKA_LIB_DIR=str(LIB_CACHE / f"lib-{_kafka_version()}"),
         KAFKA_PORT=str(port),
         KAFKA_CONTROLLER_PORT=str(controller),
-        KAFKA_SASL_USER="newsmon",
-        KAFKA_SASL_PASSWORD=password,
-        KAFKA_SASL_ADMIN_PASSWORD=f"admin-{secrets.token_hex(12)}",
+        **mode,
     )
     try:
         _kafka_sh("up", env, timeout=300)
+        yield port
+    finally:
+        _kafka_sh("down", env, timeout=120)
+
+
+@contextmanager
+def running_secure_broker(state: Path) -> Iterator[SecureBroker]:
+    """Start a SASL_SSL broker with its state in ``state``; stop it afterwards."""
+    password = f"pw-{secrets.token_hex(12)}"
+    with _running(
+        state,
+        KAFKA_SASL_SSL="1",
+        KAFKA_SASL_USER="newsmon",
+        KAFKA_SASL_PASSWORD=password,
+        KAFKA_SASL_ADMIN_PASSWORD=f"admin-{secrets.token_hex(12)}",
+    ) as port:
         yield SecureBroker(
             bootstrap=f"127.0.0.1:{port}",
             cafile=state / "ssl" / "ca.pem",
@@ -86,5 +110,16 @@ def running_secure_broker(state: Path) -> Iterator[SecureBroker]:
             password=password,
             log=state / "kafka.log",
         )
-    finally:
-        _kafka_sh("down", env, timeout=120)
+
+
+@contextmanager
+def running_mtls_broker(state: Path) -> Iterator[MtlsBroker]:
+    """Start a broker whose only client listener requires client certificates."""
+    with _running(state, KAFKA_MTLS="1") as port:
+        yield MtlsBroker(
+            bootstrap=f"127.0.0.1:{port}",
+            cafile=state / "ssl" / "ca.pem",
+            certfile=state / "ssl" / "client.pem",
+            keyfile=state / "ssl" / "client.key",
+            log=state / "kafka.log",
+        )

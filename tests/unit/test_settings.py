@@ -41,8 +41,34 @@ def test_bad_setting_names_the_variable(env: dict[str, str], name: str) -> None:
 
 
 def test_sasl_without_user_is_refused() -> None:
-    with pytest.raises(SettingsError, match="kafka_sasl_username"):
+    with pytest.raises(SettingsError, match="NEWSMON_KAFKA_SASL_USERNAME is required"):
         load_settings({"NEWSMON_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        (
+            {"NEWSMON_KAFKA_SSL_KEYFILE": "client.key"},
+            "NEWSMON_KAFKA_SSL_KEYFILE needs NEWSMON_KAFKA_SSL_CERTFILE",
+        ),
+        (
+            {"NEWSMON_KAFKA_SSL_KEY_PASSWORD": "x"},
+            "NEWSMON_KAFKA_SSL_KEY_PASSWORD needs NEWSMON_KAFKA_SSL_CERTFILE",
+        ),
+        (
+            {"NEWSMON_KAFKA_SSL_CERTFILE": "client.pem"},
+            "NEWSMON_KAFKA_SSL_CERTFILE needs NEWSMON_KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL, "
+            "not PLAINTEXT",
+        ),
+    ],
+)
+def test_a_client_key_without_its_certificate_or_tls_is_refused(
+    env: dict[str, str], said: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(env)
+    assert str(refused.value) == said
 
 
 def test_secrets_are_masked_when_shown() -> None:
