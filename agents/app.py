@@ -16,7 +16,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from mode import CrashingSupervisor
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from agents import internals
+from agents import internals, webserver
 from agents.alert_lookup import keys_held
 from agents.analyser import process_articles
 from agents.context import Context, RulesHolder
@@ -205,7 +205,9 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        # Only /metrics and /health: no table contents, routing or statistics pages.
+        # Only /metrics and /health: no index page, no table contents, routing or
+        # statistics pages.
+        web=webserver.DRIVER,
         web_router_enabled=False,
         web_tables_enabled=False,
         web_graph_enabled=False,

@@ -298,8 +298,9 @@ def test_the_worker_serves_only_metrics_and_health(e2e: tuple[Worker, str]) -> N
     assert health["last_batch_s_ago"] is not None
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
         assert b"newsmon_articles_received_total" in response.read()
-    # Faust's own pages would show the story table and the partition routing.
-    for path in ("/table/stories/", "/router/", "/graph/", "/stats/", "/performance/"):
+    # Faust's own pages would show the story table and the partition routing, and its
+    # index at / would answer "OK" whatever the worker's state.
+    for path in ("/", "/table/stories/", "/router/", "/graph/", "/stats/", "/performance/"):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}{path}", timeout=5)
         assert refused.value.code == 404, path
