@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -25,29 +26,56 @@ _STYLE = {
 
 
 def render(alert: dict[str, Any]) -> Text:
-    """One alert for a person: severity, rule, title, and snippets with matches highlighted."""
+    """One alert for a person: severity, rule, title, where and when it was published, and
+    snippets with the matched words highlighted where the match says they stand."""
     rule, article = alert["rule"], alert["article"]
     text = Text()
     text.append(f"[{rule['severity'].upper()}]", style=_STYLE.get(rule["severity"], ""))
     text.append(f" {rule['watchlist']} / {rule['id']} v{rule['version']}\n", style="bold")
     text.append(f"  {article['title']}\n")
-    topics = ", ".join(f"{t['name']} ({t['score']:g})" for t in alert.get("topics", []))
+    published = article.get("published_at") or "publication time unknown"
+    text.append(f"  {article.get('source') or '-'}, {published}", style="dim")
+    if url := article.get("url"):
+        text.append("  ")
+        text.append(url, style=f"link {url}" if _LINKABLE.match(url) else "")
+    text.append("\n")
+    topics = ", ".join(_topic(t) for t in alert.get("topics", []))
     text.append(f"  topics: {topics or '-'}   story: {alert['story_id']}\n", style="dim")
     for match in alert.get("matches", [])[:5]:
         text.append(f"  {match['field']}[{match['start']}:{match['end']}] ")
-        text.append_text(_highlight(match["snippet"], match["term"]))
+        text.append_text(highlight(match))
         text.append("\n")
     return text
 
 
-def _highlight(snippet: str, term: str) -> Text:
-    text = Text(snippet)
+_LINKABLE = re.compile(r"^https?://[^\s]+$")
+
+
+def _topic(topic: dict[str, Any]) -> str:
+    confidence = topic.get("confidence")
+    said = f"{topic['score']:g}" if confidence is None else f"{confidence:.0%}"
+    return f"{topic['name']} ({said})"
+
+
+def highlight(match: dict[str, Any]) -> Text:
+    """The match's snippet with the matched text highlighted by its ``mark``: the very
+    words that matched ("air defense" for the term "air defence", every word of a NEAR).
+    A match recorded without a mark (older alerts) highlights the term's words found in
+    the snippet instead."""
+    text = Text(match["snippet"])
+    mark = match.get("mark")
+    if mark is not None:
+        text.stylize(_MATCHED, mark[0], mark[1])
+        return text
     text.highlight_words(
-        [w for w in term.replace('"', "").split() if len(w) > 2],
-        style="bold magenta",
+        [w for w in match["term"].replace('"', "").split() if len(w) > 2],
+        style=_MATCHED,
         case_sensitive=False,
     )
     return text
+
+
+_MATCHED = "bold magenta"
 
 
 def _wanted(alert: dict[str, Any], severity: str | None) -> bool:

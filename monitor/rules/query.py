@@ -111,10 +111,16 @@ def evidence(node: Node, facts: Facts) -> tuple[Evidence, ...]:
     found: dict[tuple[str, int, int], Evidence] = {}
     for term, field, hit in _witnesses(node, facts):
         key = (field.name, hit.start, hit.end)
-        found.setdefault(
-            key,
-            Evidence(term.label, field.name, hit.start, hit.end, field.snippet(hit.start, hit.end)),
-        )
+        if key not in found:
+            snippet = field.snippet(hit.start, hit.end)
+            found[key] = Evidence(
+                term.label,
+                field.name,
+                hit.start,
+                hit.end,
+                snippet.text,
+                (snippet.start, snippet.end),
+            )
     return tuple(sorted(found.values(), key=lambda e: (e.field != "title", e.start, e.end)))
 
 

@@ -81,7 +81,7 @@ def tagged_from_json(record: dict[str, Any]) -> TaggedArticle:
         TopicTag(
             t["name"],
             float(t["score"]),
-            tuple(Evidence(**e) for e in t.get("evidence", ())),
+            tuple(Evidence.from_json(e) for e in t.get("evidence", ())),
             None if t.get("confidence") is None else float(t["confidence"]),
         )
         for t in record["topics"]

@@ -186,11 +186,19 @@ class Tagger:
             subtotal = sum(o[0] for o in kept)
             score += subtotal
             contributors += subtotal > 0
-            evidence.extend(
-                Evidence(label, f.name, h.start, h.end, f.snippet(h.start, h.end))
-                for w, f, h, label in kept
-                if w > 0
-            )
+            for w, f, h, label in kept:
+                if w > 0:
+                    snippet = f.snippet(h.start, h.end)
+                    evidence.append(
+                        Evidence(
+                            label,
+                            f.name,
+                            h.start,
+                            h.end,
+                            snippet.text,
+                            (snippet.start, snippet.end),
+                        )
+                    )
         if score <= 0:
             return None
         evidence.sort(key=lambda e: (e.field != "title", e.start))

@@ -20,15 +20,32 @@ class Evidence:
     start: int
     end: int
     snippet: str
+    #: Where ``start:end`` stands in ``snippet`` (None in records made before it was kept).
+    mark: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "term": self.term,
             "field": self.field,
             "start": self.start,
             "end": self.end,
             "snippet": self.snippet,
         }
+        if self.mark is not None:
+            found["mark"] = list(self.mark)
+        return found
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Evidence:
+        mark = record.get("mark")
+        return cls(
+            record["term"],
+            record["field"],
+            int(record["start"]),
+            int(record["end"]),
+            record["snippet"],
+            None if mark is None else (int(mark[0]), int(mark[1])),
+        )
 
 
 @dataclass(frozen=True, slots=True)

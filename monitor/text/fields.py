@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
@@ -183,16 +184,33 @@ class Field:
     def __len__(self) -> int:
         return len(self.norms)
 
-    def snippet(self, start: int, end: int, width: int = 60) -> str:
-        """The text around characters ``start:end``, cut at word boundaries, one line."""
+    def snippet(self, start: int, end: int, width: int = 60) -> Snippet:
+        """The text around characters ``start:end``, cut at word boundaries, one line, with
+        where those characters stand in it (runs of white space count as one space)."""
         left = max(0, start - width)
         right = min(len(self.text), end + width)
         if left > 0 and (space := self.text.find(" ", left, start)) != -1:
             left = space + 1
         if right < len(self.text) and (space := self.text.rfind(" ", end, right)) != -1:
             right = space
-        core = " ".join(self.text[left:right].split())
-        return ("…" if left > 0 else "") + core + ("…" if right < len(self.text) else "")
+        before = _SPACES.sub(" ", self.text[left:start]).lstrip()
+        hit = _SPACES.sub(" ", self.text[start:end])
+        after = _SPACES.sub(" ", self.text[end:right]).rstrip()
+        lead = "…" if left > 0 else ""
+        mark = len(lead) + len(before)
+        tail = "…" if right < len(self.text) else ""
+        return Snippet(lead + before + hit + after + tail, mark, mark + len(hit))
+
+
+class Snippet(NamedTuple):
+    """A one-line excerpt and the span ``start:end`` in it of the text it was made for."""
+
+    text: str
+    start: int
+    end: int
+
+
+_SPACES = re.compile(r"\s+")
 
 
 #: What a token is, by spaCy's ORTH id of its text: a word's ``(lower, norm)``, or one of

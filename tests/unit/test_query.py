@@ -226,7 +226,19 @@ def test_evidence_points_at_the_matched_characters(analyze: Analyze) -> None:
         ("pause", "body", "paused"),
         ("air defence", "body", "air defense"),
     ]
-    assert all(e.snippet for e in found)
+    # Each snippet marks where its match stands in it: the words that matched.
+    assert [e.snippet[slice(*e.mark)] for e in found if e.mark] == [t for _, _, t in seen]
+
+
+def test_a_snippet_marks_its_match_with_white_space_collapsed(analyze: Analyze) -> None:
+    body = "Officials said the\n\n air   defense   batteries\tmoved " + "further " * 20
+    found = match_query('"air defence" NEAR/3 batter*', analyze(body))
+    assert found is not None
+    marked = [e.snippet[slice(*e.mark)] for e in found if e.mark]
+    assert marked == ["air defense", "batteries"]
+    assert all("\n" not in e.snippet and "  " not in e.snippet for e in found)
+    assert found[0].snippet.startswith("Officials said the air defense batteries moved")
+    assert found[0].snippet.endswith("…")
 
 
 def test_evidence_of_near_is_the_closest_pair(analyze: Analyze) -> None:
