@@ -7,6 +7,7 @@ a bad value stops start-up with the variable's name. Secrets are masked when pri
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,6 +77,18 @@ class Settings(BaseModel):
     web_port: int = Field(
         6066, ge=1, le=65535, description="Port of the worker's metrics/health server"
     )
+    desk_host: str = Field(
+        "127.0.0.1",
+        description="Address of the analysts' desk (newsmon desk); any other than a loopback "
+        "address needs NEWSMON_DESK_TOKEN",
+    )
+    desk_port: int = Field(8080, ge=1, le=65535, description="Port of the analysts' desk")
+    desk_history: float = Field(
+        7 * 86_400, gt=0, description="Seconds of alerts the desk loads from the topics at start"
+    )
+    desk_token: SecretStr = Field(
+        SecretStr(""), description="Token a desk off the loopback address asks for (secret)"
+    )
     spacy_model: str = Field("en_core_web_sm", description="spaCy pipeline name, or 'blank'")
     ner: bool = Field(True, description="Run named-entity recognition")
     taxonomy: Path = Field(DEFAULT_TAXONOMY, description="Taxonomy YAML file")
@@ -137,6 +150,17 @@ class Settings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _desk_off_loopback_needs_a_token(self) -> Settings:
+        if not _loopback(self.desk_host) and not self.desk_token.get_secret_value():
+            raise ValueError(
+                f"NEWSMON_DESK_TOKEN is required when NEWSMON_DESK_HOST ({self.desk_host}) is "
+                "not a loopback address: anyone who reaches the desk could read and judge alerts"
+            )
+        if 0 < len(self.desk_token.get_secret_value()) < 16:
+            raise ValueError("NEWSMON_DESK_TOKEN must be at least 16 characters")
+        return self
+
+    @model_validator(mode="after")
     def _client_certificate_needs_tls(self) -> Settings:
         if self.kafka_ssl_certfile is None:
             if self.kafka_ssl_keyfile is not None:
@@ -186,6 +210,15 @@ def _secret_files(
             raise SettingsError(f"{variable}: cannot read {path}: {reason}") from None
         found[name] = text.removesuffix("\n").removesuffix("\r")
     return found
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -60,11 +60,18 @@ RULES = TopicSpec(
 SILENCES = TopicSpec(
     "silences", "newsmon.silences", "alert silences by id (compacted)", partitions=1, compacted=True
 )
+FEEDBACK = TopicSpec(
+    "feedback",
+    "news.feedback",
+    "analysts' verdicts on alerts, keyed by alert id and user (compacted, latest wins)",
+    partitions=3,
+    compacted=True,
+)
 ROUTE = TopicSpec(
     "route", "alerts.*", "alerts of one watchlist", partitions=3, retention_ms=30 * DAY_MS
 )
 
-TOPICS = (ARTICLES, TAGGED, CANDIDATES, ALERTS, DEADLETTER, RULES, SILENCES)
+TOPICS = (ARTICLES, TAGGED, CANDIDATES, ALERTS, DEADLETTER, RULES, SILENCES, FEEDBACK)
 
 
 @dataclass(frozen=True, slots=True)

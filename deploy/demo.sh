@@ -13,7 +13,10 @@ KAFKA=deploy/kafka/kafka.sh
 NEWSMON=.venv/bin/newsmon
 
 kafka_started=0
+desk_pid=""
+DESK="http://${NEWSMON_DESK_HOST:-127.0.0.1}:${NEWSMON_DESK_PORT:-8080}"
 cleanup() {
+    if [ -n "$desk_pid" ]; then kill -TERM "$desk_pid" 2>/dev/null || true; fi
     bash deploy/worker.sh stop || true
     if [ "$kafka_started" -eq 1 ]; then
         bash "$KAFKA" down || true
@@ -36,6 +39,22 @@ step "replaying seeds/ to ${NEWSMON_TOPIC_PREFIX}news.articles"
 
 step "alerts as they arrive (newsmon alerts tail)"
 "$NEWSMON" alerts tail --from-beginning --timeout 120 --idle 5
+
+step "analysts' desk (newsmon desk)"
+mkdir -p .demo
+"$NEWSMON" desk >.demo/desk.log 2>&1 &
+desk_pid=$!
+for _ in $(seq 1 120); do
+    curl -fsS "$DESK/health" >/dev/null 2>&1 && break
+    kill -0 "$desk_pid" 2>/dev/null || { tail -n 20 .demo/desk.log >&2; exit 1; }
+    sleep 0.5
+done
+echo "the desk at $DESK/ lists $(curl -fsS "$DESK/api/alerts" | grep -o '"alert_id"' | wc -l) alerts" \
+    "(API: $DESK/api/alerts, live: $DESK/api/events, feeds: $DESK/feeds/<watchlist>.atom)"
+if [ -n "${DEMO_KEEP:-}" ]; then
+    echo "DEMO_KEEP is set: the worker and the desk stay up until you press Enter"
+    read -r _
+fi
 
 step "metrics"
 echo "Prometheus metrics of the worker: http://127.0.0.1:${NEWSMON_WEB_PORT:-6066}/metrics"

@@ -1,4 +1,4 @@
-"""``newsmon``: worker, replay, tag, rules, alerts, config.
+"""``newsmon``: worker, replay, tag, rules, alerts, desk, config.
 
 Exit codes: 0 done; 1 done, but some input records were bad (each reported on stderr);
 2 a usage or configuration error (nothing was done); 3 Kafka failed. Arguments, files
@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--json", action="store_true", dest="as_json", help="JSON lines")
     silencecmd.add_arguments(commands)
+    commands.add_parser(
+        "desk", help="serve the analysts' web desk (NEWSMON_DESK_HOST:NEWSMON_DESK_PORT)"
+    )
     topics = commands.add_parser("topics", help="create the topics of the topic table")
     topics.add_subparsers(dest="topics_command", required=True).add_parser(
         "create", help="create missing topics (data topics, dead letters, rules, routes)"
@@ -229,6 +232,13 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _desk(args: argparse.Namespace, settings: Settings) -> int:
+    from agents.desk import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
 def _config(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.masked().items():
         print(f"{name}={value}")
@@ -244,6 +254,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "rules": _rules,
         "alerts": _alerts,
         "topics": _topics,
+        "desk": _desk,
         "config": _config,
     }
     return commands[args.command](args, settings)

@@ -90,6 +90,11 @@ def article_schema() -> Draft202012Validator:
     return _validator("article")
 
 
+@pytest.fixture(scope="session")
+def feedback_schema() -> Draft202012Validator:
+    return _validator("feedback")
+
+
 @contextmanager
 def restored_add_topic() -> Iterator[None]:
     """Put aiokafka's ``AIOKafkaClient.add_topic`` back as it was when the block ends."""

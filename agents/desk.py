@@ -1,0 +1,312 @@
+"""``newsmon desk``: the analysts' web desk over the alert topics.
+
+At start the desk reads ``news.alerts`` (committed records only) from
+``NEWSMON_DESK_HISTORY`` seconds ago and ``news.feedback`` from its beginning, then
+follows both. It serves (the contract in docs/desk.md):
+
+- ``GET /``: the page (alerts live, filters, search, verdict buttons);
+- ``GET /api/alerts?watchlist=&severity=&topic=&entity=&source=&q=&since=&until=&limit=``:
+  alerts in the alert schema, newest first;
+- ``GET /api/events``: a ``text/event-stream`` of new alerts (``event: alert``) and
+  feedback (``event: feedback``);
+- ``POST /api/alerts/{alert_id}/feedback``: a verdict, written to ``news.feedback`` keyed
+  ``<alert_id>/<user>`` before the answer (202);
+- ``GET /api/alerts/{alert_id}/feedback``: the latest verdict of each user;
+- ``GET /api/feedback``: those of every alert the desk holds;
+- ``GET /feeds/{watchlist}.atom``: an Atom feed of the watchlist's alerts.
+
+``GET /health`` answers 200 once the history is loaded (503 before), to anyone.
+On a loopback address the user is ``local``. Anywhere else NEWSMON_DESK_TOKEN is
+required (settings refuse to start without it): a request carries it as ``Authorization:
+Bearer <token>``, or once as ``/?token=<token>``, which sets an HttpOnly, SameSite=Strict
+cookie. A POST must be JSON (a cross-site form cannot send that without a preflight) and,
+when the browser names an Origin, come from the desk's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from agents.internals import refresh_metadata
+from agents.kafka import ensure_topics, idempotent_producer, reader
+from agents.settings import Settings
+from agents.topics import ALERTS, FEEDBACK, resolve
+from monitor import wirejson
+from monitor.alerting.desk import DeskView, FeedbackError, Filters, atom_feed, feedback_record
+
+log = logging.getLogger(__name__)
+_COOKIE = "newsmon_desk"
+_KEEPALIVE = 15.0
+_FEED_SIZE = 100
+
+
+@dataclass
+class Desk:
+    """The desk's state: the view, the subscribers of live events, the Kafka clients."""
+
+    settings: Settings
+    view: DeskView = field(default_factory=DeskView)
+    listeners: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = field(default_factory=set)
+    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    producer: Any = None
+    following: asyncio.Task[None] | None = None
+
+    @property
+    def user(self) -> str:
+        return "analyst" if self.settings.desk_token.get_secret_value() else "local"
+
+    def publish(self, event: str, record: dict[str, Any]) -> None:
+        for queue in list(self.listeners):
+            if queue.qsize() < 1000:  # a stalled browser does not hold the desk's memory
+                queue.put_nowait((event, record))
+
+
+async def follow(desk: Desk) -> None:
+    """Load the history, then add every new alert and feedback record as it commits."""
+    settings = desk.settings
+    alerts, feedback = resolve(ALERTS, settings).name, resolve(FEEDBACK, settings).name
+    consumer = reader(settings)
+    await consumer.start()
+    try:
+        await refresh_metadata(consumer)
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in (alerts, feedback)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await _seek_history(consumer, [tp for tp in partitions if tp.topic == alerts], settings)
+        ends = await consumer.end_offsets(partitions)
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+            for tp, records in batches.items():
+                for record in records:
+                    _take(desk, tp.topic == alerts, record.value)
+            if not desk.caught_up.is_set() and await _at_ends(consumer, ends):
+                desk.caught_up.set()
+                log.info("desk: %d alerts loaded; following the topics", len(desk.view))
+    finally:
+        await consumer.stop()
+
+
+async def _at_ends(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def _seek_history(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], settings: Settings
+) -> None:
+    since_ms = int((datetime.now(UTC).timestamp() - settings.desk_history) * 1000)
+    found = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+    ends = await consumer.end_offsets(partitions)
+    for tp in partitions:
+        offset = found.get(tp)
+        consumer.seek(tp, offset.offset if offset is not None else ends[tp])
+
+
+def _take(desk: Desk, is_alert: bool, value: bytes | None) -> None:
+    if value is None:  # a tombstone on the compacted feedback topic
+        return
+    try:
+        record = json.loads(value)
+        if is_alert:
+            if desk.view.add(record):
+                desk.publish("alert", record)
+        else:  # kept even before its alert is read: the topics are read side by side
+            desk.view.add_feedback(record)
+            desk.publish("feedback", record)
+    except (ValueError, KeyError, TypeError) as exc:  # not ours to fix: skip, say so
+        log.warning("desk: skipped a record it cannot read: %s", exc)
+
+
+# --- HTTP --------------------------------------------------------------------------
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    desk: Desk = request.app["desk"]
+    token = desk.settings.desk_token.get_secret_value()
+    if token and request.path != "/health" and not _authorised(request, token):
+        given = request.query.get("token", "")
+        if request.path == "/" and given and hmac.compare_digest(given, token):
+            to_page = web.HTTPSeeOther("/")
+            to_page.set_cookie(_COOKIE, token, httponly=True, samesite="Strict")
+            raise to_page
+        raise web.HTTPUnauthorized(
+            text="a token is needed: Authorization: Bearer <token>, or open /?token=<token>\n",
+            headers={"WWW-Authenticate": 'Bearer realm="newsmon desk"'},
+        )
+    if request.method == "POST":
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text="send application/json\n")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"{request.scheme}://{request.host}":
+            raise web.HTTPForbidden(text="cross-origin request refused\n")
+    response: web.StreamResponse = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def _authorised(request: web.Request, token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+    given = given or request.cookies.get(_COOKIE, "")
+    return bool(given) and hmac.compare_digest(given, token)
+
+
+async def _page(request: web.Request) -> web.Response:
+    page = resources.files("agents").joinpath("static/desk.html").read_bytes()
+    return web.Response(
+        body=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _alerts(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    try:
+        filters = Filters.from_query(request.query)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    return _json(desk.view.select(filters))
+
+
+async def _events(request: web.Request) -> web.StreamResponse:
+    desk: Desk = request.app["desk"]
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    desk.listeners.add(queue)
+    try:
+        await response.write(b": newsmon desk\n\n")
+        while True:
+            try:
+                event, record = await asyncio.wait_for(queue.get(), _KEEPALIVE)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            data = wirejson.dumps(record, foreign=True)
+            await response.write(b"event: " + event.encode() + b"\ndata: " + data + b"\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        desk.listeners.discard(queue)
+    return response
+
+
+async def _post_feedback(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    alert = desk.view.get(request.match_info["alert_id"])
+    if alert is None:
+        raise web.HTTPNotFound(text="no such alert on this desk\n")
+    try:
+        given = await request.json()
+        if not isinstance(given, dict):
+            raise FeedbackError("send a JSON object")
+        record = feedback_record(alert, desk.user, given, datetime.now(UTC))
+    except (FeedbackError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    key = f"{record['alert_id']}/{record['user']}".encode()
+    topic = resolve(FEEDBACK, desk.settings).name
+    await (await desk.producer.send(topic, wirejson.dumps(record, foreign=True), key=key))
+    return _json(record, status=202)
+
+
+async def _get_feedback(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    alert_id = request.match_info["alert_id"]
+    if desk.view.get(alert_id) is None:
+        raise web.HTTPNotFound(text="no such alert on this desk\n")
+    return _json(desk.view.feedback(alert_id))
+
+
+async def _all_feedback(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    return _json(desk.view.all_feedback())
+
+
+async def _feed(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    watchlist = request.match_info["watchlist"]
+    alerts = desk.view.select(Filters(watchlist=watchlist, limit=_FEED_SIZE))
+    body = atom_feed(watchlist, alerts, str(request.url.with_query(None)))
+    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+
+
+async def _health(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    ready = desk.caught_up.is_set()
+    return _json({"status": "ok" if ready else "loading"}, status=200 if ready else 503)
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=wirejson.dumps(value, foreign=True), status=status, content_type="application/json"
+    )
+
+
+def build_app(desk: Desk) -> web.Application:
+    app = web.Application(middlewares=[_guard], client_max_size=64 * 1024)
+    app["desk"] = desk
+    app.router.add_get("/", _page)
+    app.router.add_get("/api/alerts", _alerts)
+    app.router.add_get("/api/events", _events)
+    app.router.add_post("/api/alerts/{alert_id}/feedback", _post_feedback)
+    app.router.add_get("/api/alerts/{alert_id}/feedback", _get_feedback)
+    app.router.add_get("/api/feedback", _all_feedback)
+    app.router.add_get("/feeds/{watchlist}.atom", _feed)
+    app.router.add_get("/health", _health)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running_desk(settings: Settings) -> AsyncIterator[Desk]:
+    """The desk serving on NEWSMON_DESK_HOST:NEWSMON_DESK_PORT until the block ends."""
+    await ensure_topics(settings, [resolve(ALERTS, settings), resolve(FEEDBACK, settings)])
+    desk = Desk(settings)
+    desk.producer = idempotent_producer(settings)
+    await desk.producer.start()
+    runner = web.AppRunner(build_app(desk), access_log=None, shutdown_timeout=1)
+    following = desk.following = asyncio.create_task(follow(desk))
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, settings.desk_host, settings.desk_port).start()
+        yield desk
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+        await runner.cleanup()
+        await desk.producer.stop()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the desk until cancelled (Ctrl-C); a failure to follow the topics ends it."""
+    async with running_desk(settings) as desk:
+        log.info("desk: http://%s:%d/ (user %s)", settings.desk_host, settings.desk_port, desk.user)
+        if desk.following is not None:  # follows until cancelled; a Kafka failure ends it
+            await desk.following

@@ -1,0 +1,234 @@
+"""`newsmon desk` on the real broker: it loads and follows the alert topics, serves the
+contract's API, streams new alerts, writes verdicts to news.feedback (read back by kcat),
+serves an Atom feed, and refuses what it must (wrong type, foreign origin, no token)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.conftest import ROOT, free_port
+from tests.integration.processes import (
+    NEWSMON,
+    get_json,
+    kcat_read,
+    newsmon_env,
+    run_newsmon,
+    running_worker,
+    wait_for,
+)
+
+pytestmark = pytest.mark.broker
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@contextmanager
+def running_desk(env: dict[str, str], workdir: Path) -> Iterator[str]:
+    port = free_port()
+    log = workdir / f"desk-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(NEWSMON), "desk"],
+            env={**env, "NEWSMON_DESK_PORT": str(port)},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: _up(f"{base}/health") or _exited(process, log),
+            60,
+            "the desk to load the topics",
+        )
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _up(url: str) -> bool:
+    try:
+        return bool(get_json(url)["status"] == "ok")
+    except (OSError, ValueError):
+        return False
+
+
+def _exited(process: subprocess.Popen[bytes], log: Path) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"desk exited: {log.read_text()[-3000:]}")
+    return False
+
+
+def _post(url: str, body: Any, **headers: str) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if not isinstance(body, bytes) else body,
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+class EventReader(threading.Thread):
+    """Collects the events of ``/api/events`` as (event, data) pairs."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.response = urllib.request.urlopen(url, timeout=120)
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def run(self) -> None:
+        event = ""
+        for raw in self.response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: "):
+                self.events.append((event, json.loads(line[len("data: ") :])))
+
+
+def test_the_desk_shows_streams_judges_and_feeds_alerts(
+    bootstrap: str,
+    prefix: str,
+    tmp_path: Path,
+    alert_schema: Draft202012Validator,
+    feedback_schema: Draft202012Validator,
+) -> None:
+    env = newsmon_env(
+        bootstrap,
+        prefix,
+        NEWSMON_NER="false",
+        NEWSMON_SPACY_MODEL="blank",
+        NEWSMON_BATCH_WINDOW="0.1",
+    )
+    with (
+        running_worker(env, free_port(), tmp_path) as worker,
+        running_desk(worker.env, tmp_path) as desk,
+    ):
+        assert get_json(f"{desk}/api/alerts") == []
+        page = urllib.request.urlopen(f"{desk}/", timeout=5).read().decode()
+        assert "<title>newsmon desk</title>" in page
+        stream = EventReader(f"{desk}/api/events")
+        stream.start()
+        replayed = run_newsmon(worker.env, "replay", "seeds/")
+        assert replayed.returncode == 0, replayed.stderr
+        started = time.monotonic()
+        alerts = wait_for(lambda: get_json(f"{desk}/api/alerts"), 60, "the seed's alerts")
+        shown_after = time.monotonic() - started
+        time.sleep(2)  # the seed raises several alerts (one per matching rule)
+        alerts = get_json(f"{desk}/api/alerts")
+        raised = [a["raised_at"] for a in alerts]
+        assert raised == sorted(raised, reverse=True)
+        for alert in alerts:
+            alert_schema.validate(alert)
+            for match in alert["matches"]:
+                start, end = match["mark"]
+                assert 0 <= start < end <= len(match["snippet"])
+        wait_for(lambda: len(stream.events) == len(alerts), 10, "the alerts on the event stream")
+        assert sorted(stream.events, key=lambda e: e[1]["alert_id"]) == sorted(
+            (("alert", a) for a in alerts), key=lambda e: e[1]["alert_id"]
+        )
+        print(f"desk: the seed's first alert listed {shown_after:.1f} s after the replay ended")
+
+        alert = alerts[-1]
+        watchlist = alert["rule"]["watchlist"]
+        same_list = [a for a in alerts if a["rule"]["watchlist"] == watchlist]
+        assert get_json(f"{desk}/api/alerts?watchlist={watchlist}") == same_list
+        assert get_json(f"{desk}/api/alerts?watchlist=no-such-list") == []
+        assert get_json(f"{desk}/api/alerts?severity=info") == alerts
+        assert get_json(f"{desk}/api/alerts?limit=1") == alerts[:1]
+        rule_name = alert["rule"]["name"].split()[-1]
+        assert alert in get_json(f"{desk}/api/alerts?q={urllib.parse.quote(rule_name)}")
+
+        url = f"{desk}/api/alerts/{alert['alert_id']}/feedback"
+        status, body = _post(url, {"verdict": "not_relevant", "note": "a seed, not news"})
+        assert status == 202, body
+        record = json.loads(body)
+        feedback_schema.validate(record)
+        assert (record["user"], record["verdict"]) == ("local", "not_relevant")
+        on_topic = [json.loads(v) for v in kcat_read(bootstrap, f"{prefix}news.feedback")]
+        assert on_topic == [record]
+        wait_for(lambda: get_json(url), 10, "the verdict read back by the desk")
+        assert get_json(url) == [record]
+        wait_for(lambda: ("feedback", record) in stream.events, 10, "the verdict on the stream")
+
+        refusals = [
+            _post(
+                url, b"verdict=relevant", **{"Content-Type": "application/x-www-form-urlencoded"}
+            ),
+            _post(url, {"verdict": "relevant"}, Origin="https://elsewhere.example"),
+            _post(f"{desk}/api/alerts/{'0' * 24}/feedback", {"verdict": "relevant"}),
+            _post(url, {"verdict": "great"}),
+            _post(url, {"verdict": "wrong_topic"}),
+        ]
+        assert [code for code, _ in refusals] == [415, 403, 404, 400, 400], refusals
+        with pytest.raises(urllib.error.HTTPError) as bad:
+            urllib.request.urlopen(f"{desk}/api/alerts?severity=urgent", timeout=5)
+        assert bad.value.code == 400
+
+        feed = urllib.request.urlopen(f"{desk}/feeds/{watchlist}.atom", timeout=5)
+        assert feed.headers["Content-Type"].startswith("application/atom+xml")
+        root = ET.fromstring(feed.read())  # noqa: S314 - the desk's own feed
+        entries = root.findall(f"{ATOM}entry")
+        assert [e.findtext(f"{ATOM}id") for e in entries] == [
+            f"urn:newsmon:alert:{a['alert_id']}" for a in same_list
+        ]
+        assert entries[-1].findtext(f"{ATOM}title") == alert["article"]["title"]
+
+    # A new desk rebuilds the same view, verdict included, from the topics alone.
+    with running_desk(env, tmp_path) as desk:
+        assert get_json(f"{desk}/api/alerts") == alerts
+        assert get_json(f"{desk}/api/feedback") == [record]
+
+
+def test_a_desk_off_loopback_needs_a_token(bootstrap: str, prefix: str, tmp_path: Path) -> None:
+    env = newsmon_env(bootstrap, prefix, NEWSMON_DESK_HOST="0.0.0.0")
+    refused = run_newsmon(env, "desk", timeout=60)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("newsmon: bad setting: NEWSMON_DESK_TOKEN is required when")
+    token = "t0ken-for-the-desk-test"
+    with running_desk({**env, "NEWSMON_DESK_TOKEN": token}, tmp_path) as desk:
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            urllib.request.urlopen(f"{desk}/api/alerts", timeout=5)
+        assert anonymous.value.code == 401
+        with pytest.raises(urllib.error.HTTPError) as wrong:
+            urllib.request.urlopen(f"{desk}/?token=not-the-token", timeout=5)
+        assert wrong.value.code == 401
+        bearer = urllib.request.Request(
+            f"{desk}/api/alerts", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert json.loads(urllib.request.urlopen(bearer, timeout=5).read()) == []
+
+        class Keep(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any) -> None:
+                return None
+
+        with pytest.raises(urllib.error.HTTPError) as login:
+            urllib.request.build_opener(Keep).open(f"{desk}/?token={token}", timeout=5)
+        assert login.value.code == 303
+        cookie = login.value.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        with_cookie = urllib.request.Request(
+            f"{desk}/api/alerts", headers={"Cookie": cookie.split(";")[0]}
+        )
+        assert json.loads(urllib.request.urlopen(with_cookie, timeout=5).read()) == []
+    assert token not in (tmp_path / next(p.name for p in tmp_path.glob("desk-*.log"))).read_text()
