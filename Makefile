@@ -31,7 +31,7 @@ lock: install ## re-resolve constraints.txt (every dependency, exact) from pypro
 	  --no-emit-find-links --output-file=constraints.txt pyproject.toml
 
 .PHONY: system-deps
-system-deps: ## install Debian's prometheus and kcat where absent (needs root)
+system-deps: ## install Debian's prometheus, alertmanager, kcat and chromium where absent (needs root)
 	@bash deploy/system-deps.sh
 
 .PHONY: kafka-up

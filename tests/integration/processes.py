@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import skip_or_fail
+from tests.conftest import free_port, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWSMON = Path(sys.executable).parent / "newsmon"
@@ -187,8 +187,9 @@ def run_newsmon(
     )
 
 
-def kcat_read(bootstrap: str, topic: str, timeout: float = 20) -> list[str]:
-    """Every message value of a topic, read from the beginning by kcat (not our code)."""
+def kcat_read(bootstrap: str, topic: str, timeout: float = 20, fmt: str = "%s\n") -> list[str]:
+    """Every message of a topic in kcat's format ``fmt`` (default: the value), read from
+    the beginning by kcat (not our code)."""
     result = subprocess.run(
         [
             "kcat",
@@ -204,7 +205,7 @@ def kcat_read(bootstrap: str, topic: str, timeout: float = 20) -> list[str]:
             "-X",
             "isolation.level=read_committed",
             "-f",
-            "%s\n",
+            fmt,
         ],
         capture_output=True,
         text=True,
@@ -290,3 +291,41 @@ def kafka_sh(env: dict[str, str], *args: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@contextmanager
+def running_desk(env: dict[str, str], workdir: Path) -> Iterator[str]:
+    port = free_port()
+    log = workdir / f"desk-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(NEWSMON), "desk"],
+            env={**env, "NEWSMON_DESK_PORT": str(port)},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: _desk_up(f"{base}/health") or _desk_exited(process, log),
+            60,
+            "the desk to load the topics",
+        )
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _desk_up(url: str) -> bool:
+    try:
+        return bool(get_json(url)["status"] == "ok")
+    except (OSError, ValueError):
+        return False
+
+
+def _desk_exited(process: subprocess.Popen[bytes], log: Path) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"desk exited: {log.read_text()[-3000:]}")
+    return False
