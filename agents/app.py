@@ -21,6 +21,8 @@ from agents.alert_lookup import keys_held
 from agents.analyser import process_articles
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
+from agents.delivery import Delivery
+from agents.feedbackfeed import follow_feedback
 from agents.internals import ConsumerBooks, producer_buffer_idle
 from agents.kafka import ensure_topics, ssl_context
 from agents.liveness import Progress, Rebalance, Serving
@@ -313,6 +315,14 @@ def _wire(app: Any, ctx: Context) -> None:
     @app.task
     async def follow_silences_task() -> None:
         await follow_silences(settings, ctx.silences)
+
+    @app.task
+    async def follow_feedback_task() -> None:
+        await follow_feedback(settings, ctx.metrics)
+
+    @app.task
+    async def deliver_alerts() -> None:
+        await Delivery(ctx, deadletter, started=time.time()).run()
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

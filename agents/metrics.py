@@ -50,6 +50,27 @@ class Metrics:
             ["watchlist", "severity"],
             registry=registry,
         )
+        self.webhook_deliveries = Counter(
+            "newsmon_webhook_deliveries_total",
+            "Alerts posted to webhooks, per watchlist, webhook and outcome (delivered, or "
+            "failed: given up on and dead-lettered).",
+            ["watchlist", "webhook", "outcome"],
+            registry=registry,
+        )
+        self.rule_precision = Gauge(
+            "newsmon_rule_precision",
+            "Share of a rule's judged alerts that analysts judged relevant (each user's "
+            "latest verdict per alert, from news.feedback); the same on every worker.",
+            ["watchlist", "rule"],
+            registry=registry,
+        )
+        self.rule_verdicts = Gauge(
+            "newsmon_rule_verdicts",
+            "Alerts of a rule judged relevant or not_relevant on the desk (latest verdict "
+            "of each user per alert); the same on every worker.",
+            ["watchlist", "rule", "verdict"],
+            registry=registry,
+        )
         self.alerts_suppressed = Counter(
             "newsmon_alerts_suppressed_total",
             "Rule matches that raised no alert, per reason (duplicate_story, throttled, "

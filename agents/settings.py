@@ -89,6 +89,18 @@ class Settings(BaseModel):
     desk_token: SecretStr = Field(
         SecretStr(""), description="Token a desk off the loopback address asks for (secret)"
     )
+    delivery_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts to post an alert to a webhook before giving up"
+    )
+    delivery_backoff: float = Field(
+        1.0, gt=0, le=3600, description="Seconds before a webhook's second attempt (doubling)"
+    )
+    delivery_backoff_cap: float = Field(
+        60.0, gt=0, le=3600, description="Longest pause between a webhook's attempts"
+    )
+    delivery_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds one webhook request may take"
+    )
     spacy_model: str = Field("en_core_web_sm", description="spaCy pipeline name, or 'blank'")
     ner: bool = Field(True, description="Run named-entity recognition")
     taxonomy: Path = Field(DEFAULT_TAXONOMY, description="Taxonomy YAML file")

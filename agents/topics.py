@@ -64,7 +64,7 @@ FEEDBACK = TopicSpec(
     "feedback",
     "news.feedback",
     "analysts' verdicts on alerts, keyed by alert id and user (compacted, latest wins)",
-    partitions=3,
+    partitions=1,
     compacted=True,
 )
 ROUTE = TopicSpec(

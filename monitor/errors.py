@@ -17,7 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Reasons a record is dead-lettered. ``schema:<field>`` is open only in its field name.
-REASONS = ("bad_json", "not_an_object", "too_large", "bad_encoding", "unhandled")
+REASONS = (
+    "bad_json",
+    "not_an_object",
+    "too_large",
+    "bad_encoding",
+    "unhandled",
+    "webhook_failed",  # an alert a webhook did not take (the delivery agent)
+)
 SCHEMA_PREFIX = "schema:"
 
 

@@ -5,6 +5,12 @@ A rule file lists watchlists, each with rules (docs/rules.md)::
     watchlists:
       - name: ukraine-air-defence      # lowercase letters, digits, '-', '.'
         route: alerts.air-defence      # optional; default alerts.<name>
+        deliver:                       # optional: webhooks that receive its alerts
+          - webhook: ops               # a name, unique in the watchlist
+            url: https://hooks.example.org/newsmon
+            format: json               # json (default) | slack
+            secret_env: NEWSMON_HOOK_OPS   # or secret_file: /run/secrets/ops (HMAC key)
+            min_severity: high         # optional (default info: every alert)
         rules:
           - id: us-air-defence-pause   # unique across the file
             name: US pauses air defence shipments   # optional; default the id
@@ -36,7 +42,7 @@ from monitor.errors import Location, RuleError
 from monitor.rules.examples import Example, examples_of, failing_examples
 from monitor.rules.limits import MAX_RULES, check_query_text, check_query_tree
 from monitor.rules.parser import QueryError, parse_query
-from monitor.rules.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet
+from monitor.rules.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet, Webhook
 from monitor.rules.syntax import Node, topics_of
 from monitor.rules.validators import fail, items, known_keys, mapping, string, throttle
 from monitor.yamlfile import Located, load_yaml, load_yaml_file
@@ -56,7 +62,10 @@ DEFAULT_SEVERITY = "medium"
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 _ROUTE = re.compile(re.escape(ROUTE_PREFIX) + r"[A-Za-z0-9._-]+")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_WATCHLIST_KEYS = frozenset({"name", "route", "rules", "description"})
+_WATCHLIST_KEYS = frozenset({"name", "route", "rules", "description", "deliver"})
+_WEBHOOK_KEYS = frozenset({"webhook", "url", "format", "secret_env", "secret_file", "min_severity"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
 _RULE_KEYS = frozenset(
     {
         "id",
@@ -101,9 +110,12 @@ def _rule_set(data: Any, text: str, path: str, known: Collection[str]) -> RuleSe
     watchlists = items(data, "watchlists", None)
     parsed: list[_Parsed] = []
     names: set[str] = set()
+    webhooks: dict[str, tuple[Webhook, ...]] = {}
     for i, item in enumerate(watchlists):
         watchlist = mapping(item, watchlists.where(i), "a watchlist must be a mapping")
         parsed.extend(_watchlist(watchlist, names, known))
+        if "deliver" in watchlist:
+            webhooks[string(watchlist, "name", None)] = _deliveries(watchlist)
     if len(parsed) > MAX_RULES:
         raise RuleError(
             data.where("watchlists"),
@@ -113,7 +125,50 @@ def _rule_set(data: Any, text: str, path: str, known: Collection[str]) -> RuleSe
     _unique_ids(parsed)
     _check_examples(parsed)
     enabled = [p for p in parsed if p.enabled]
-    return RuleSet([p.rule for p in enabled], text, [p.query for p in enabled])
+    return RuleSet([p.rule for p in enabled], text, [p.query for p in enabled], webhooks)
+
+
+def _deliveries(watchlist: Located) -> tuple[Webhook, ...]:
+    hooks = items(watchlist, "deliver", None)
+    found: list[Webhook] = []
+    for i, entry in enumerate(hooks):
+        item = mapping(entry, hooks.where(i), "a delivery must be a mapping with 'webhook'")
+        if "secret" in item:
+            fail(
+                item,
+                "secret",
+                "a secret never goes into a rule file: name the environment variable "
+                "(secret_env) or the file (secret_file) that holds it",
+            )
+        known_keys(item, _WEBHOOK_KEYS, None)
+        name = string(item, "webhook", None)
+        if not _NAME.fullmatch(name):
+            fail(item, "webhook", f"webhook name {name!r} may use only a-z, 0-9, '-' and '.'")
+        if any(h.name == name for h in found):
+            fail(item, "webhook", f"duplicate webhook {name!r} in this watchlist")
+        url = string(item, "url", None)
+        if not _URL.fullmatch(url):
+            fail(item, "url", f"url {url!r} must be an http:// or https:// address")
+        form = item.get("format", "json")
+        if form not in ("json", "slack"):
+            fail(item, "format", "format must be json or slack")
+        secret_env = string(item, "secret_env", None) if "secret_env" in item else ""
+        secret_file = string(item, "secret_file", None) if "secret_file" in item else ""
+        if secret_env and secret_file:
+            fail(item, "secret_file", "give secret_env or secret_file, not both")
+        if secret_env and not _ENV_NAME.fullmatch(secret_env):
+            fail(item, "secret_env", f"{secret_env!r} is not an environment variable name")
+        if form == "json" and not (secret_env or secret_file):
+            fail(
+                item,
+                "webhook",
+                f"webhook {name!r} needs secret_env or secret_file: its requests are signed",
+            )
+        severity = item.get("min_severity", "info")
+        if severity not in SEVERITIES:
+            fail(item, "min_severity", f"min_severity must be one of {', '.join(SEVERITIES)}")
+        found.append(Webhook(name, url, form, secret_env, secret_file, severity))
+    return tuple(found)
 
 
 def _watchlist(item: Located, names: set[str], known: Collection[str]) -> list[_Parsed]:

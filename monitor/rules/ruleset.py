@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from monitor.rules.parser import parse_query
 from monitor.rules.presearch import Presearcher
@@ -87,15 +87,51 @@ class RuleMatch:
     matches: tuple[Evidence, ...]
 
 
+WebhookFormat = Literal["json", "slack"]
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """One receiver of a watchlist's alerts."""
+
+    name: str
+    url: str
+    format: WebhookFormat = "json"
+    secret_env: str = ""  # the variable holding the HMAC secret, or
+    secret_file: str = ""  # the file holding it (a Docker or Kubernetes secret)
+    min_severity: str = "info"
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "format": self.format,
+            "secret_env": self.secret_env,
+            "secret_file": self.secret_file,
+            "min_severity": self.min_severity,
+        }
+
+
 class RuleSet:
-    """Rules compiled for matching. ``source`` is the YAML text they came from."""
+    """Rules compiled for matching. ``source`` is the YAML text they came from;
+    ``webhooks`` are the receivers each watchlist delivers its alerts to."""
 
     def __init__(
-        self, rules: Sequence[Rule], source: str = "", queries: Sequence[Node] | None = None
+        self,
+        rules: Sequence[Rule],
+        source: str = "",
+        queries: Sequence[Node] | None = None,
+        webhooks: Mapping[str, Sequence[Webhook]] | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.source = source
-        self.version = _digest("\n".join(sorted(rule.version for rule in self.rules)))
+        self.webhooks = {k: tuple(v) for k, v in (webhooks or {}).items() if v}
+        hooks = json.dumps(
+            {k: [h.to_json() for h in v] for k, v in sorted(self.webhooks.items())},
+            sort_keys=True,
+        )
+        versions = "\n".join(sorted(rule.version for rule in self.rules))
+        self.version = _digest(versions + ("\n" + hooks if self.webhooks else ""))
         self._queries = (
             tuple(queries)
             if queries is not None

@@ -5,14 +5,11 @@ serves an Atom feed, and refuses what it must (wrong type, foreign origin, no to
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -20,13 +17,13 @@ from xml.etree import ElementTree as ET
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port
 from tests.integration.processes import (
-    NEWSMON,
     get_json,
     kcat_read,
     newsmon_env,
     run_newsmon,
+    running_desk,
     running_worker,
     wait_for,
 )
@@ -35,42 +32,9 @@ pytestmark = pytest.mark.broker
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-@contextmanager
-def running_desk(env: dict[str, str], workdir: Path) -> Iterator[str]:
-    port = free_port()
-    log = workdir / f"desk-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(NEWSMON), "desk"],
-            env={**env, "NEWSMON_DESK_PORT": str(port)},
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: _up(f"{base}/health") or _exited(process, log),
-            60,
-            "the desk to load the topics",
-        )
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _up(url: str) -> bool:
-    try:
-        return bool(get_json(url)["status"] == "ok")
-    except (OSError, ValueError):
-        return False
-
-
-def _exited(process: subprocess.Popen[bytes], log: Path) -> bool:
-    if process.poll() is not None:
-        raise AssertionError(f"desk exited: {log.read_text()[-3000:]}")
-    return False
+def _text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
 
 
 def _post(url: str, body: Any, **headers: str) -> tuple[int, str]:
@@ -169,6 +133,12 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(
         wait_for(lambda: get_json(url), 10, "the verdict read back by the desk")
         assert get_json(url) == [record]
         wait_for(lambda: ("feedback", record) in stream.events, 10, "the verdict on the stream")
+        judged = (
+            f'newsmon_rule_precision{{rule="{alert["rule"]["id"]}",watchlist="{watchlist}"}} 0.0'
+        )
+        wait_for(
+            lambda: judged in _text(worker.metrics_url), 30, "the rule's precision on /metrics"
+        )
 
         refusals = [
             _post(
