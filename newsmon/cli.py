@@ -23,7 +23,7 @@ from rich.console import Console
 from agents.settings import Settings, SettingsError, load_settings
 from monitor.errors import DefinitionError
 from monitor.rules.ruleset import SEVERITIES
-from newsmon import silencecmd
+from newsmon import silencecmd, spikescmd
 from newsmon.sources import missing
 from newsmon.topicread import TopicMissing
 
@@ -121,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "desk", help="serve the analysts' web desk (NEWSMON_DESK_HOST:NEWSMON_DESK_PORT)"
     )
+    spikescmd.add_arguments(commands)
     topics = commands.add_parser("topics", help="create the topics of the topic table")
     topics.add_subparsers(dest="topics_command", required=True).add_parser(
         "create", help="create missing topics (data topics, dead letters, rules, routes)"
@@ -232,6 +233,12 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _spikes(args: argparse.Namespace, settings: Settings) -> int:
+    from newsmon.spikescmd import run_spikes  # spaCy loads only when tagging
+
+    return run_spikes(args, settings)
+
+
 def _desk(args: argparse.Namespace, settings: Settings) -> int:
     from agents.desk import serve
 
@@ -255,6 +262,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "alerts": _alerts,
         "topics": _topics,
         "desk": _desk,
+        "spikes": _spikes,
         "config": _config,
     }
     return commands[args.command](args, settings)

@@ -12,8 +12,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
 
+import feedparser
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -29,7 +29,6 @@ from tests.integration.processes import (
 )
 
 pytestmark = pytest.mark.broker
-ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def _text(url: str) -> str:
@@ -156,12 +155,15 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(
 
         feed = urllib.request.urlopen(f"{desk}/feeds/{watchlist}.atom", timeout=5)
         assert feed.headers["Content-Type"].startswith("application/atom+xml")
-        root = ET.fromstring(feed.read())  # noqa: S314 - the desk's own feed
-        entries = root.findall(f"{ATOM}entry")
-        assert [e.findtext(f"{ATOM}id") for e in entries] == [
+        parsed = feedparser.parse(feed.read())  # as feed readers parse it
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert parsed.version == "atom10"
+        assert parsed.feed.title == f"newsmon alerts: {watchlist}"
+        assert [e.id for e in parsed.entries] == [
             f"urn:newsmon:alert:{a['alert_id']}" for a in same_list
         ]
-        assert entries[-1].findtext(f"{ATOM}title") == alert["article"]["title"]
+        assert parsed.entries[-1].title == alert["article"]["title"]
+        assert parsed.entries[-1].updated_parsed is not None
 
     # A new desk rebuilds the same view, verdict included, from the topics alone.
     with running_desk(env, tmp_path) as desk:
