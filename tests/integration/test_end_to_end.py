@@ -73,12 +73,12 @@ def e2e(tmp_path_factory: pytest.TempPathFactory, bootstrap: str) -> Iterator[tu
         yield worker, prefix
 
 
-async def _publish(bootstrap: str, topic: str, values: list[bytes]) -> None:
+async def _publish(bootstrap: str, topic: str, values: list[bytes], key: bytes = b"bad") -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(topic, value, key=b"bad")
+            await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
 
@@ -222,7 +222,28 @@ def _corpus_sample(limit: int) -> list[dict[str, Any]]:
 def test_every_panel_and_recording_rule_returns_data(
     e2e: tuple[Worker, str], tmp_path: Path
 ) -> None:
-    worker, _ = e2e
+    worker, prefix = e2e
+    # An analyst's verdict on a seed alert, as the desk writes it: the precision panel's data.
+    [alert, *_] = _alerts(worker.env["NEWSMON_KAFKA_BOOTSTRAP"], f"{prefix}news.alerts")
+    verdict = {
+        "alert_id": alert["alert_id"],
+        "user": "local",
+        "verdict": "relevant",
+        "topic": None,
+        "note": "",
+        "at": datetime.now(UTC).isoformat(),
+        "rule": {k: alert["rule"][k] for k in ("id", "version", "watchlist")},
+        "article_id": alert["article"]["id"],
+        "story_id": alert["story_id"],
+    }
+    asyncio.run(
+        _publish(
+            worker.env["NEWSMON_KAFKA_BOOTSTRAP"],
+            f"{prefix}news.feedback",
+            [json.dumps(verdict).encode()],
+            key=f"{alert['alert_id']}/local".encode(),
+        )
+    )
     seed = article_from_text(SEED.read_text(encoding="utf-8"))
     copy = {
         "id": "seed-wire-copy",
@@ -249,6 +270,7 @@ def test_every_panel_and_recording_rule_returns_data(
             60,
             "recording rules evaluated",
         )
+        wait_for(lambda: prom_query(url, "newsmon_rule_precision"), 30, "the verdict scraped")
         empty = [title for title, expr in dashboard_queries() if not prom_query(url, expr)]
         assert not empty, f"panels without data: {empty}"
         records = re.findall(r"^\s*- record: (\S+)$", rules.read_text(), re.MULTILINE)
