@@ -22,6 +22,7 @@ from agents.analyser import process_articles
 from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.delivery import Delivery
+from agents.digests import DigestAgent
 from agents.feedbackfeed import follow_feedback
 from agents.internals import ConsumerBooks, producer_buffer_idle
 from agents.kafka import ensure_topics, ssl_context
@@ -304,25 +305,7 @@ def _wire(app: Any, ctx: Context) -> None:
     if settings.stall_timeout:
         _stop_when_stalled(app, settings, {t.get_topic_name() for t in (articles, candidates)})
 
-    @app.task
-    async def deploy_rules() -> None:
-        await follow_rules(
-            settings,
-            ctx.tagger.taxonomy.names,
-            lambda ruleset, origin: apply_ruleset(ctx, sinks, ruleset, origin),
-        )
-
-    @app.task
-    async def follow_silences_task() -> None:
-        await follow_silences(settings, ctx.silences)
-
-    @app.task
-    async def follow_feedback_task() -> None:
-        await follow_feedback(settings, ctx.metrics)
-
-    @app.task
-    async def deliver_alerts() -> None:
-        await Delivery(ctx, deadletter, started=time.time()).run()
+    _wire_feeds(app, ctx, sinks, deadletter)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -341,6 +324,38 @@ def _wire(app: Any, ctx: Context) -> None:
             "rules": len(ctx.rules.current.rules),
         }
         return web.json(json.loads(json.dumps(status)), status=200 if ok else 503)
+
+
+def _wire_feeds(app: Any, ctx: Context, sinks: Sinks, deadletter: DeadLetter) -> None:
+    """The tasks every worker runs beside its agents: the rule, silence and feedback
+    feeds, webhook delivery and (on one worker at a time) e-mail digests."""
+    settings = ctx.settings
+
+    @app.task
+    async def deploy_rules() -> None:
+        await follow_rules(
+            settings,
+            ctx.tagger.taxonomy.names,
+            lambda ruleset, origin: apply_ruleset(ctx, sinks, ruleset, origin),
+        )
+
+    @app.task
+    async def follow_silences_task() -> None:
+        await follow_silences(settings, ctx.silences)
+
+    @app.task
+    async def follow_feedback_task() -> None:
+        await follow_feedback(settings, ctx.metrics)
+
+    delivery = Delivery(ctx, deadletter, started=time.time())
+
+    @app.task
+    async def deliver_alerts() -> None:
+        await delivery.run()
+
+    @app.task
+    async def send_digests() -> None:
+        await DigestAgent(ctx, delivery).run()
 
 
 def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:

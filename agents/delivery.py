@@ -20,7 +20,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,9 @@ class Delivery:
         self.deadletter = deadletter
         self.started = started
         self.rnd = random.Random()
+        #: Whether this worker holds partition 0 of the alerts in the delivery group: the
+        #: one worker that sends e-mail digests (agents.digests).
+        self.leads = False
 
     async def run(self) -> None:
         """Deliver until cancelled; a Kafka failure restarts the consumer after a pause
@@ -89,7 +92,7 @@ class Delivery:
             # Retries of one alert may take minutes; the group must not drop us meanwhile.
             max_poll_interval_ms=int(max(300.0, 2 * self._longest_delivery()) * 1000),
         )
-        consumer.subscribe([topic], listener=_StartRecent(consumer, self.started))
+        consumer.subscribe([topic], listener=_StartRecent(consumer, self.started, self._lead))
         timeout = aiohttp.ClientTimeout(total=settings.delivery_timeout)
         await consumer.start()
         try:
@@ -107,6 +110,9 @@ class Delivery:
                             log.info("delivery: not committed (%s)", type(exc).__name__)
         finally:
             await consumer.stop()
+
+    def _lead(self, assigned: set[TopicPartition]) -> None:
+        self.leads = any(tp.partition == 0 for tp in assigned)
 
     def _longest_delivery(self) -> float:
         settings = self.settings
@@ -201,16 +207,24 @@ def _secret(hook: Webhook) -> bytes | None:
 
 class _StartRecent(ConsumerRebalanceListener):  # type: ignore[misc]
     """Partitions the group never committed start at alerts raised since shortly before
-    the worker started, not at the beginning of the topic."""
+    the worker started, not at the beginning of the topic; ``told`` hears each new
+    assignment (an empty one while the group rebalances)."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, started: float) -> None:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        started: float,
+        told: Callable[[set[TopicPartition]], None],
+    ) -> None:
         self.consumer = consumer
         self.since_ms = int((started - FIRST_START_MARGIN) * 1000)
+        self.told = told
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        return None
+        self.told(set())
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self.told(set(assigned))
         fresh = [tp for tp in assigned if await self.consumer.committed(tp) is None]
         if not fresh:
             return

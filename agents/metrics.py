@@ -71,6 +71,13 @@ class Metrics:
             ["watchlist", "rule", "verdict"],
             registry=registry,
         )
+        self.digests = Counter(
+            "newsmon_digests_total",
+            "E-mail digests per watchlist, digest and outcome (sent, empty: no alert in the "
+            "period, failed: tried again in 30 s).",
+            ["watchlist", "digest", "outcome"],
+            registry=registry,
+        )
         self.alerts_suppressed = Counter(
             "newsmon_alerts_suppressed_total",
             "Rule matches that raised no alert, per reason (duplicate_story, throttled, "

@@ -101,6 +101,17 @@ class Settings(BaseModel):
     delivery_timeout: float = Field(
         10.0, gt=0, le=300, description="Seconds one webhook request may take"
     )
+    smtp_host: str = Field("", description="SMTP server of the e-mail digests (empty: none)")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP server")
+    smtp_starttls: bool = Field(
+        True, description="Upgrade the SMTP connection with STARTTLS (verified) before login"
+    )
+    smtp_cafile: Path | None = Field(
+        None, description="CA certificate (PEM) of the SMTP server; empty: the system's CAs"
+    )
+    smtp_username: str = Field("", description="SMTP login (empty: no login)")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password (secret)")
+    smtp_from: str = Field("newsmon@localhost", description="Sender of the e-mail digests")
     spacy_model: str = Field("en_core_web_sm", description="spaCy pipeline name, or 'blank'")
     ner: bool = Field(True, description="Run named-entity recognition")
     taxonomy: Path = Field(DEFAULT_TAXONOMY, description="Taxonomy YAML file")

@@ -67,11 +67,28 @@ FEEDBACK = TopicSpec(
     partitions=1,
     compacted=True,
 )
+DIGESTS = TopicSpec(
+    "digests",
+    "newsmon.digests",
+    "e-mail digests sent, keyed <watchlist>/<digest>/<period start> (compacted)",
+    partitions=1,
+    compacted=True,
+)
 ROUTE = TopicSpec(
     "route", "alerts.*", "alerts of one watchlist", partitions=3, retention_ms=30 * DAY_MS
 )
 
-TOPICS = (ARTICLES, TAGGED, CANDIDATES, ALERTS, DEADLETTER, RULES, SILENCES, FEEDBACK)
+TOPICS = (
+    ARTICLES,
+    TAGGED,
+    CANDIDATES,
+    ALERTS,
+    DEADLETTER,
+    RULES,
+    SILENCES,
+    FEEDBACK,
+    DIGESTS,
+)
 
 
 @dataclass(frozen=True, slots=True)

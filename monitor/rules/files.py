@@ -11,6 +11,9 @@ A rule file lists watchlists, each with rules (docs/rules.md)::
             format: json               # json (default) | slack
             secret_env: NEWSMON_HOOK_OPS   # or secret_file: /run/secrets/ops (HMAC key)
             min_severity: high         # optional (default info: every alert)
+          - email: hourly              # an e-mail digest (NEWSMON_SMTP_* settings)
+            to: [desk@example.org]
+            every: 1h                  # a divisor of a day; periods start at UTC midnight
         rules:
           - id: us-air-defence-pause   # unique across the file
             name: US pauses air defence shipments   # optional; default the id
@@ -38,11 +41,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.durations import parse_duration
 from monitor.errors import Location, RuleError
 from monitor.rules.examples import Example, examples_of, failing_examples
 from monitor.rules.limits import MAX_RULES, check_query_text, check_query_tree
 from monitor.rules.parser import QueryError, parse_query
-from monitor.rules.ruleset import ROUTE_PREFIX, SEVERITIES, Rule, RuleMatch, RuleSet, Webhook
+from monitor.rules.ruleset import (
+    ROUTE_PREFIX,
+    SEVERITIES,
+    Digest,
+    Rule,
+    RuleMatch,
+    RuleSet,
+    Webhook,
+)
 from monitor.rules.syntax import Node, topics_of
 from monitor.rules.validators import fail, items, known_keys, mapping, string, throttle
 from monitor.yamlfile import Located, load_yaml, load_yaml_file
@@ -64,6 +76,9 @@ _ROUTE = re.compile(re.escape(ROUTE_PREFIX) + r"[A-Za-z0-9._-]+")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _WATCHLIST_KEYS = frozenset({"name", "route", "rules", "description", "deliver"})
 _WEBHOOK_KEYS = frozenset({"webhook", "url", "format", "secret_env", "secret_file", "min_severity"})
+_DIGEST_KEYS = frozenset({"email", "to", "every", "min_severity"})
+_ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")
+_DAY = 86_400
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
 _RULE_KEYS = frozenset(
@@ -111,11 +126,13 @@ def _rule_set(data: Any, text: str, path: str, known: Collection[str]) -> RuleSe
     parsed: list[_Parsed] = []
     names: set[str] = set()
     webhooks: dict[str, tuple[Webhook, ...]] = {}
+    digests: dict[str, tuple[Digest, ...]] = {}
     for i, item in enumerate(watchlists):
         watchlist = mapping(item, watchlists.where(i), "a watchlist must be a mapping")
         parsed.extend(_watchlist(watchlist, names, known))
         if "deliver" in watchlist:
-            webhooks[string(watchlist, "name", None)] = _deliveries(watchlist)
+            name = string(watchlist, "name", None)
+            webhooks[name], digests[name] = _deliveries(watchlist)
     if len(parsed) > MAX_RULES:
         raise RuleError(
             data.where("watchlists"),
@@ -125,50 +142,94 @@ def _rule_set(data: Any, text: str, path: str, known: Collection[str]) -> RuleSe
     _unique_ids(parsed)
     _check_examples(parsed)
     enabled = [p for p in parsed if p.enabled]
-    return RuleSet([p.rule for p in enabled], text, [p.query for p in enabled], webhooks)
+    return RuleSet([p.rule for p in enabled], text, [p.query for p in enabled], webhooks, digests)
 
 
-def _deliveries(watchlist: Located) -> tuple[Webhook, ...]:
-    hooks = items(watchlist, "deliver", None)
-    found: list[Webhook] = []
-    for i, entry in enumerate(hooks):
-        item = mapping(entry, hooks.where(i), "a delivery must be a mapping with 'webhook'")
-        if "secret" in item:
-            fail(
-                item,
-                "secret",
-                "a secret never goes into a rule file: name the environment variable "
-                "(secret_env) or the file (secret_file) that holds it",
-            )
-        known_keys(item, _WEBHOOK_KEYS, None)
-        name = string(item, "webhook", None)
-        if not _NAME.fullmatch(name):
-            fail(item, "webhook", f"webhook name {name!r} may use only a-z, 0-9, '-' and '.'")
-        if any(h.name == name for h in found):
-            fail(item, "webhook", f"duplicate webhook {name!r} in this watchlist")
-        url = string(item, "url", None)
-        if not _URL.fullmatch(url):
-            fail(item, "url", f"url {url!r} must be an http:// or https:// address")
-        form = item.get("format", "json")
-        if form not in ("json", "slack"):
-            fail(item, "format", "format must be json or slack")
-        secret_env = string(item, "secret_env", None) if "secret_env" in item else ""
-        secret_file = string(item, "secret_file", None) if "secret_file" in item else ""
-        if secret_env and secret_file:
-            fail(item, "secret_file", "give secret_env or secret_file, not both")
-        if secret_env and not _ENV_NAME.fullmatch(secret_env):
-            fail(item, "secret_env", f"{secret_env!r} is not an environment variable name")
-        if form == "json" and not (secret_env or secret_file):
-            fail(
-                item,
-                "webhook",
-                f"webhook {name!r} needs secret_env or secret_file: its requests are signed",
-            )
-        severity = item.get("min_severity", "info")
-        if severity not in SEVERITIES:
-            fail(item, "min_severity", f"min_severity must be one of {', '.join(SEVERITIES)}")
-        found.append(Webhook(name, url, form, secret_env, secret_file, severity))
-    return tuple(found)
+def _deliveries(watchlist: Located) -> tuple[tuple[Webhook, ...], tuple[Digest, ...]]:
+    """A watchlist's ``deliver:`` entries: webhooks and e-mail digests."""
+    entries = items(watchlist, "deliver", None)
+    hooks: list[Webhook] = []
+    digests: list[Digest] = []
+    for i, entry in enumerate(entries):
+        item = mapping(entry, entries.where(i), "a delivery must be a mapping")
+        if "email" in item:
+            digest = _digest(item)
+            if any(d.name == digest.name for d in digests):
+                fail(item, "email", f"duplicate digest {digest.name!r} in this watchlist")
+            digests.append(digest)
+        elif "webhook" in item:
+            hook = _webhook(item)
+            if any(h.name == hook.name for h in hooks):
+                fail(item, "webhook", f"duplicate webhook {hook.name!r} in this watchlist")
+            hooks.append(hook)
+        else:
+            raise RuleError(entries.where(i), "a delivery names a 'webhook' or an 'email' digest")
+    return tuple(hooks), tuple(digests)
+
+
+def _webhook(item: Located) -> Webhook:
+    if "secret" in item:
+        fail(
+            item,
+            "secret",
+            "a secret never goes into a rule file: name the environment variable "
+            "(secret_env) or the file (secret_file) that holds it",
+        )
+    known_keys(item, _WEBHOOK_KEYS, None)
+    name = string(item, "webhook", None)
+    if not _NAME.fullmatch(name):
+        fail(item, "webhook", f"webhook name {name!r} may use only a-z, 0-9, '-' and '.'")
+    url = string(item, "url", None)
+    if not _URL.fullmatch(url):
+        fail(item, "url", f"url {url!r} must be an http:// or https:// address")
+    form = item.get("format", "json")
+    if form not in ("json", "slack"):
+        fail(item, "format", "format must be json or slack")
+    secret_env = string(item, "secret_env", None) if "secret_env" in item else ""
+    secret_file = string(item, "secret_file", None) if "secret_file" in item else ""
+    if secret_env and secret_file:
+        fail(item, "secret_file", "give secret_env or secret_file, not both")
+    if secret_env and not _ENV_NAME.fullmatch(secret_env):
+        fail(item, "secret_env", f"{secret_env!r} is not an environment variable name")
+    if form == "json" and not (secret_env or secret_file):
+        fail(
+            item,
+            "webhook",
+            f"webhook {name!r} needs secret_env or secret_file: its requests are signed",
+        )
+    return Webhook(name, url, form, secret_env, secret_file, _min_severity(item))
+
+
+def _digest(item: Located) -> Digest:
+    known_keys(item, _DIGEST_KEYS, None)
+    name = string(item, "email", None)
+    if not _NAME.fullmatch(name):
+        fail(item, "email", f"digest name {name!r} may use only a-z, 0-9, '-' and '.'")
+    to = items(item, "to", None)
+    addresses = []
+    for j, address in enumerate(to):
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(address.strip()):
+            raise RuleError(to.where(j), f"{address!r} is not an e-mail address")
+        addresses.append(address.strip())
+    try:
+        every = parse_duration(str(item.get("every", "")))
+    except ValueError as exc:
+        fail(item, "every", f"'every': {exc}")
+    if not (10 <= every <= _DAY and _DAY % every == 0):
+        fail(
+            item,
+            "every",
+            "'every' must divide a day (periods start at UTC midnight): 10s to 1d, "
+            "e.g. 15m, 1h, 6h, 1d",
+        )
+    return Digest(name, tuple(addresses), every, _min_severity(item))
+
+
+def _min_severity(item: Located) -> str:
+    severity = item.get("min_severity", "info")
+    if severity not in SEVERITIES:
+        fail(item, "min_severity", f"min_severity must be one of {', '.join(SEVERITIES)}")
+    return str(severity)
 
 
 def _watchlist(item: Located, names: set[str], known: Collection[str]) -> list[_Parsed]:

@@ -112,6 +112,24 @@ class Webhook:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """An e-mail digest of a watchlist's alerts, one per period (aligned to UTC midnight)."""
+
+    name: str
+    to: tuple[str, ...]
+    every: float  # seconds: a divisor of a day
+    min_severity: str = "info"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "to": list(self.to),
+            "every": self.every,
+            "min_severity": self.min_severity,
+        }
+
+
 class RuleSet:
     """Rules compiled for matching. ``source`` is the YAML text they came from;
     ``webhooks`` are the receivers each watchlist delivers its alerts to."""
@@ -122,16 +140,22 @@ class RuleSet:
         source: str = "",
         queries: Sequence[Node] | None = None,
         webhooks: Mapping[str, Sequence[Webhook]] | None = None,
+        digests: Mapping[str, Sequence[Digest]] | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.source = source
         self.webhooks = {k: tuple(v) for k, v in (webhooks or {}).items() if v}
-        hooks = json.dumps(
-            {k: [h.to_json() for h in v] for k, v in sorted(self.webhooks.items())},
+        self.digests = {k: tuple(v) for k, v in (digests or {}).items() if v}
+        deliveries = json.dumps(
+            {
+                "webhooks": {k: [h.to_json() for h in v] for k, v in self.webhooks.items()},
+                "digests": {k: [d.to_json() for d in v] for k, v in self.digests.items()},
+            },
             sort_keys=True,
         )
         versions = "\n".join(sorted(rule.version for rule in self.rules))
-        self.version = _digest(versions + ("\n" + hooks if self.webhooks else ""))
+        delivered = self.webhooks or self.digests
+        self.version = _digest(versions + ("\n" + deliveries if delivered else ""))
         self._queries = (
             tuple(queries)
             if queries is not None

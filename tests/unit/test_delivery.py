@@ -4,6 +4,7 @@ body it refuses), delivery ids, payloads, retry pauses, and `deliver:` in rule f
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,10 @@ from monitor.alerting.delivery import (
     signature,
     verify,
 )
+from monitor.alerting.digests import admits, compose, digest_id, last_closed
 from monitor.errors import RuleError
 from monitor.rules.files import parse_rules
-from monitor.rules.ruleset import Webhook
+from monitor.rules.ruleset import Digest, Webhook
 
 SECRET = b"s3cret-key"
 RULE = """\
@@ -151,3 +153,69 @@ def test_a_bad_delivery_is_refused_with_its_line(
     assert refused.value.location.line == line
     assert said in str(refused.value)
     assert refused.value.location.path == str(Path("rules.yaml"))
+
+
+def test_a_watchlist_declares_its_digests() -> None:
+    text = (
+        "watchlists:\n  - name: w\n    deliver:\n      - email: hourly\n"
+        "        to: [desk@example.org, 'duty@example.org']\n        every: 1h\n"
+        f"        min_severity: high\n{RULE}"
+    )
+    ruleset = parse_rules(text, "rules.yaml", ())
+    assert ruleset.digests == {
+        "w": (Digest("hourly", ("desk@example.org", "duty@example.org"), 3600.0, "high"),)
+    }
+    assert ruleset.webhooks == {}
+
+
+@pytest.mark.parametrize(
+    ("entry", "line", "said"),
+    [
+        (["email: d", "to: [desk@example.org]", "every: 7m"], 6, "'every' must divide a day"),
+        (["email: d", "to: [desk@example.org]", "every: 5s"], 6, "'every' must divide a day"),
+        (["email: d", "to: [desk@example.org]", "every: 2d"], 6, "'every' must divide a day"),
+        (["email: d", "to: [not-an-address]", "every: 1h"], 5, "is not an e-mail address"),
+        (["email: d", "every: 1h"], 4, "missing 'to'"),
+        (["url: http://h/x"], 4, "a delivery names a 'webhook' or an 'email' digest"),
+    ],
+)
+def test_a_bad_digest_is_refused_with_its_line(entry: list[str], line: int, said: str) -> None:
+    with pytest.raises(RuleError) as refused:
+        _parse("    deliver:\n      - " + "\n        ".join(entry) + "\n")
+    assert refused.value.location.line == line
+    assert said in str(refused.value)
+
+
+def test_digest_periods_close_on_utc_boundaries_after_the_grace() -> None:
+    hour = 3600.0
+    at_ten = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC).timestamp()
+    assert last_closed(at_ten + 4, hour, grace=5) == (at_ten - 2 * hour, at_ten - hour)
+    assert last_closed(at_ten + 5, hour, grace=5) == (at_ten - hour, at_ten)
+
+
+def test_a_digest_message_lists_its_alerts_by_severity() -> None:
+    start = datetime(2026, 12, 7, 9, tzinfo=UTC).timestamp()
+
+    def alert(n: int, severity: str, title: str) -> dict[str, object]:
+        return {
+            "alert_id": f"{n:024x}",
+            "raised_at": f"2026-12-07T09:{n:02d}:00+00:00",
+            "rule": {"id": f"r{n}", "name": "", "severity": severity, "watchlist": "w"},
+            "article": {"title": title, "url": "https://example.org/a?b=1&c=2", "source": "S"},
+            "matches": [{"snippet": "the <chaos> marker", "mark": [4, 11]}],
+        }
+
+    alerts = [alert(1, "low", "Quiet <b>"), alert(2, "critical", "Loud")]
+    digest = Digest("hourly", ("desk@example.org",), 3600.0)
+    message = compose("w", digest, alerts, period=(start, start + 3600), sender="n@example.org")
+    assert message["Subject"] == "[newsmon] w: 2 alerts, 2026-12-07 09:00 to 10:00 UTC"
+    assert message["Message-ID"] == f"<digest-{digest_id('w', 'hourly', start)}@newsmon>"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert text.index("[CRITICAL] Loud") < text.index("[LOW] Quiet <b>")
+    assert f"alert {1:024x}" in text
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Quiet &lt;b&gt;" in html
+    assert "the <mark>&lt;chaos&gt;</mark> marker" in html
+    assert 'href="https://example.org/a?b=1&amp;c=2"' in html
+    assert admits(digest, alerts[0], start, start + 3600)
+    assert not admits(digest, alerts[0], start + 3600, start + 7200)
