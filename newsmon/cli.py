@@ -23,7 +23,7 @@ from rich.console import Console
 from agents.settings import Settings, SettingsError, load_settings
 from monitor.errors import DefinitionError
 from monitor.rules.ruleset import SEVERITIES
-from newsmon import silencecmd, spikescmd
+from newsmon import feedbackcmd, silencecmd, spikescmd
 from newsmon.sources import missing
 from newsmon.topicread import TopicMissing
 
@@ -122,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         "desk", help="serve the analysts' web desk (NEWSMON_DESK_HOST:NEWSMON_DESK_PORT)"
     )
     spikescmd.add_arguments(commands)
+    feedbackcmd.add_arguments(commands)
     topics = commands.add_parser("topics", help="create the topics of the topic table")
     topics.add_subparsers(dest="topics_command", required=True).add_parser(
         "create", help="create missing topics (data topics, dead letters, rules, routes)"
@@ -233,6 +234,10 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _feedback(args: argparse.Namespace, settings: Settings) -> int:
+    return feedbackcmd.run_feedback(args, settings)
+
+
 def _spikes(args: argparse.Namespace, settings: Settings) -> int:
     from newsmon.spikescmd import run_spikes  # spaCy loads only when tagging
 
@@ -263,6 +268,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "topics": _topics,
         "desk": _desk,
         "spikes": _spikes,
+        "feedback": _feedback,
         "config": _config,
     }
     return commands[args.command](args, settings)

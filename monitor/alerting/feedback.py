@@ -36,3 +36,42 @@ def judgements(latest: Iterable[Mapping[str, Any]]) -> list[RuleJudgement]:
         pair = counts.setdefault((rule["watchlist"], rule["id"]), [0, 0])
         pair[verdict == "not_relevant"] += 1
     return [RuleJudgement(w, r, yes, no) for (w, r), (yes, no) in sorted(counts.items())]
+
+
+def topic_readings(
+    latest: Iterable[Mapping[str, Any]], alerts: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The topic verdicts as readings in the labelled data's format (``{id, reader, round,
+    labels, note}``, tests/data/README.md), and how many had no alert to read from.
+
+    The analyst judged the topics the alert showed: "wrong_topic X" takes X from them,
+    "missed_topic X" adds X; the other topics shown stand. Relevance verdicts judge the
+    rule, not the topics, and give no reading.
+    """
+    readings, orphans = [], 0
+    for record in latest:
+        verdict, topic = record["verdict"], record.get("topic")
+        if verdict not in ("wrong_topic", "missed_topic") or not topic:
+            continue
+        alert = alerts.get(record["alert_id"])
+        if alert is None:
+            orphans += 1
+            continue
+        shown = {t["name"] for t in alert.get("topics", ())}
+        labels = shown - {topic} if verdict == "wrong_topic" else shown | {topic}
+        note = f"{verdict.replace('_', ' ')}: {topic}" + (
+            f"; {record['note']}" if record.get("note") else ""
+        )
+        readings.append(
+            {
+                "id": alert["article"]["id"],
+                "reader": f"desk:{record['user']}",
+                "round": "desk",
+                "labels": sorted(labels),
+                "note": note,
+                "alert_id": record["alert_id"],
+                "at": record["at"],
+            }
+        )
+    readings.sort(key=lambda r: (r["at"], r["id"]))
+    return readings, orphans

@@ -138,6 +138,30 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(
         wait_for(
             lambda: judged in _text(worker.metrics_url), 30, "the rule's precision on /metrics"
         )
+        # A topic verdict on another alert becomes a reading of the labelled data.
+        other = alerts[0]
+        status, body = _post(
+            f"{desk}/api/alerts/{other['alert_id']}/feedback",
+            {"verdict": "missed_topic", "topic": "ceasefire", "note": "talks are the news"},
+        )
+        assert status == 202, body
+        topic_verdict = json.loads(body)
+        exported = run_newsmon(worker.env, "feedback", "export")
+        assert exported.returncode == 0, exported.stderr
+        shown = {t["name"] for t in other["topics"]}
+        readings = [json.loads(line) for line in exported.stdout.splitlines()]
+        assert readings == [
+            {
+                "id": other["article"]["id"],
+                "reader": "desk:local",
+                "round": "desk",
+                "labels": sorted(shown | {"ceasefire"}),
+                "note": "missed topic: ceasefire; talks are the news",
+                "alert_id": other["alert_id"],
+                "at": topic_verdict["at"],
+            }
+        ], exported.stderr
+        assert "1 topic readings from 2 verdicts" in exported.stderr
 
         refusals = [
             _post(
@@ -168,7 +192,7 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(
     # A new desk rebuilds the same view, verdict included, from the topics alone.
     with running_desk(env, tmp_path) as desk:
         assert get_json(f"{desk}/api/alerts") == alerts
-        assert get_json(f"{desk}/api/feedback") == [record]
+        assert get_json(f"{desk}/api/feedback") == [record, topic_verdict]
 
 
 def test_a_desk_off_loopback_needs_a_token(bootstrap: str, prefix: str, tmp_path: Path) -> None:
