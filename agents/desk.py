@@ -13,6 +13,9 @@ follows both. It serves (the contract in docs/desk.md):
   ``<alert_id>/<user>`` before the answer (202);
 - ``GET /api/alerts/{alert_id}/feedback``: the latest verdict of each user;
 - ``GET /api/feedback``: those of every alert the desk holds;
+- ``POST /api/alerts/{alert_id}/triage``: ``{"state": "open" | "acknowledged" |
+  "assigned" | "resolved", "assignee": …, "note": …}``, written to ``news.triage`` keyed by
+  alert id (202); ``GET /api/triage``: the latest state of every alert held;
 - ``GET /feeds/{watchlist}.atom``: an Atom feed of the watchlist's alerts.
 
 ``GET /health`` answers 200 once the history is loaded (503 before), to anyone.
@@ -42,9 +45,16 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.internals import refresh_metadata
 from agents.kafka import ensure_topics, idempotent_producer, reader
 from agents.settings import Settings
-from agents.topics import ALERTS, FEEDBACK, resolve
+from agents.topics import ALERTS, FEEDBACK, TRIAGE, resolve
 from monitor import wirejson
-from monitor.alerting.desk import DeskView, FeedbackError, Filters, atom_feed, feedback_record
+from monitor.alerting.desk import (
+    DeskView,
+    FeedbackError,
+    Filters,
+    atom_feed,
+    feedback_record,
+    triage_record,
+)
 
 log = logging.getLogger(__name__)
 _COOKIE = "newsmon_desk"
@@ -77,13 +87,14 @@ async def follow(desk: Desk) -> None:
     """Load the history, then add every new alert and feedback record as it commits."""
     settings = desk.settings
     alerts, feedback = resolve(ALERTS, settings).name, resolve(FEEDBACK, settings).name
+    triage = resolve(TRIAGE, settings).name
     consumer = reader(settings)
     await consumer.start()
     try:
         await refresh_metadata(consumer)
         partitions = [
             TopicPartition(topic, p)
-            for topic in (alerts, feedback)
+            for topic in (alerts, feedback, triage)
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
@@ -92,8 +103,9 @@ async def follow(desk: Desk) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=2000)
             for tp, records in batches.items():
+                kind = {alerts: "alert", feedback: "feedback"}.get(tp.topic, "triage")
                 for record in records:
-                    _take(desk, tp.topic == alerts, record.value)
+                    _take(desk, kind, record.value)
             if not desk.caught_up.is_set() and await _at_ends(consumer, ends):
                 desk.caught_up.set()
                 log.info("desk: %d alerts loaded; following the topics", len(desk.view))
@@ -119,17 +131,20 @@ async def _seek_history(
         consumer.seek(tp, offset.offset if offset is not None else ends[tp])
 
 
-def _take(desk: Desk, is_alert: bool, value: bytes | None) -> None:
-    if value is None:  # a tombstone on the compacted feedback topic
+def _take(desk: Desk, kind: str, value: bytes | None) -> None:
+    if value is None:  # a tombstone on a compacted topic
         return
     try:
         record = json.loads(value)
-        if is_alert:
+        if kind == "alert":
             if desk.view.add(record):
                 desk.publish("alert", record)
-        else:  # kept even before its alert is read: the topics are read side by side
+        elif kind == "feedback":  # kept before its alert is read: topics are read side by side
             desk.view.add_feedback(record)
             desk.publish("feedback", record)
+        else:
+            desk.view.set_triage(record)
+            desk.publish("triage", record)
     except (ValueError, KeyError, TypeError) as exc:  # not ours to fix: skip, say so
         log.warning("desk: skipped a record it cannot read: %s", exc)
 
@@ -236,6 +251,29 @@ async def _post_feedback(request: web.Request) -> web.Response:
     return _json(record, status=202)
 
 
+async def _post_triage(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    alert = desk.view.get(request.match_info["alert_id"])
+    if alert is None:
+        raise web.HTTPNotFound(text="no such alert on this desk\n")
+    try:
+        given = await request.json()
+        if not isinstance(given, dict):
+            raise FeedbackError("send a JSON object")
+        record = triage_record(alert, desk.user, given, datetime.now(UTC))
+    except (FeedbackError, ValueError) as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    topic = resolve(TRIAGE, desk.settings).name
+    value = wirejson.dumps(record, foreign=True)
+    await (await desk.producer.send(topic, value, key=record["alert_id"].encode()))
+    return _json(record, status=202)
+
+
+async def _all_triage(request: web.Request) -> web.Response:
+    desk: Desk = request.app["desk"]
+    return _json(desk.view.all_triage())
+
+
 async def _get_feedback(request: web.Request) -> web.Response:
     desk: Desk = request.app["desk"]
     alert_id = request.match_info["alert_id"]
@@ -278,6 +316,8 @@ def build_app(desk: Desk) -> web.Application:
     app.router.add_post("/api/alerts/{alert_id}/feedback", _post_feedback)
     app.router.add_get("/api/alerts/{alert_id}/feedback", _get_feedback)
     app.router.add_get("/api/feedback", _all_feedback)
+    app.router.add_post("/api/alerts/{alert_id}/triage", _post_triage)
+    app.router.add_get("/api/triage", _all_triage)
     app.router.add_get("/feeds/{watchlist}.atom", _feed)
     app.router.add_get("/health", _health)
     return app
@@ -286,7 +326,7 @@ def build_app(desk: Desk) -> web.Application:
 @contextlib.asynccontextmanager
 async def running_desk(settings: Settings) -> AsyncIterator[Desk]:
     """The desk serving on NEWSMON_DESK_HOST:NEWSMON_DESK_PORT until the block ends."""
-    await ensure_topics(settings, [resolve(ALERTS, settings), resolve(FEEDBACK, settings)])
+    await ensure_topics(settings, [resolve(s, settings) for s in (ALERTS, FEEDBACK, TRIAGE)])
     desk = Desk(settings)
     desk.producer = idempotent_producer(settings)
     await desk.producer.start()

@@ -67,6 +67,14 @@ FEEDBACK = TopicSpec(
     partitions=1,
     compacted=True,
 )
+TRIAGE = TopicSpec(
+    "triage",
+    "news.triage",
+    "where each alert stands on the desk (open, acknowledged, assigned, resolved), keyed by "
+    "alert id (compacted, latest wins)",
+    partitions=1,
+    compacted=True,
+)
 DIGESTS = TopicSpec(
     "digests",
     "newsmon.digests",
@@ -87,6 +95,7 @@ TOPICS = (
     RULES,
     SILENCES,
     FEEDBACK,
+    TRIAGE,
     DIGESTS,
 )
 

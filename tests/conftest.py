@@ -95,6 +95,11 @@ def feedback_schema() -> Draft202012Validator:
     return _validator("feedback")
 
 
+@pytest.fixture(scope="session")
+def triage_schema() -> Draft202012Validator:
+    return _validator("triage")
+
+
 @contextmanager
 def restored_add_topic() -> Iterator[None]:
     """Put aiokafka's ``AIOKafkaClient.add_topic`` back as it was when the block ends."""

@@ -18,6 +18,8 @@ from monitor.rules.files import SEVERITIES
 
 #: Verdicts an analyst can give on an alert (``news.feedback``).
 VERDICTS = ("relevant", "not_relevant", "wrong_topic", "missed_topic")
+#: Where an alert stands in the desk's work (``news.triage``); no record means "open".
+TRIAGE_STATES = ("open", "acknowledged", "assigned", "resolved")
 _ATOM = "http://www.w3.org/2005/Atom"
 
 
@@ -37,11 +39,14 @@ class Filters:
     q: str = ""  # every word somewhere in the alert's text, case-insensitive
     since: str = ""  # raised at or after (ISO 8601)
     until: str = ""  # raised before (ISO 8601)
+    state: str = ""  # the alert's triage state (the view decides: see DeskView.select)
     limit: int = 100
 
     def __post_init__(self) -> None:
         if self.severity and self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
+        if self.state and self.state not in TRIAGE_STATES:
+            raise ValueError(f"state must be one of {', '.join(TRIAGE_STATES)}")
         if not 1 <= self.limit <= 1000:
             raise ValueError("limit must be between 1 and 1000")
         for name in ("since", "until"):
@@ -113,6 +118,7 @@ class DeskView:
     _order: list[tuple[str, str]] = field(default_factory=list)  # (raised_at, alert_id)
     _alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     _feedback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _triage: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self._alerts)
@@ -144,11 +150,29 @@ class DeskView:
         held = (r for a, by in self._feedback.items() if a in self._alerts for r in by.values())
         return sorted(held, key=lambda r: r["at"])
 
+    def set_triage(self, record: Mapping[str, Any]) -> None:
+        """An alert's latest triage record replaces the one before."""
+        self._triage[record["alert_id"]] = dict(record)
+
+    def triage(self, alert_id: str) -> dict[str, Any] | None:
+        return self._triage.get(alert_id)
+
+    def all_triage(self) -> list[dict[str, Any]]:
+        """The triage of every alert held, oldest change first."""
+        held = (r for a, r in self._triage.items() if a in self._alerts)
+        return sorted(held, key=lambda r: r["at"])
+
+    def state(self, alert_id: str) -> str:
+        record = self._triage.get(alert_id)
+        return "open" if record is None else str(record["state"])
+
     def select(self, filters: Filters) -> list[dict[str, Any]]:
         """Alerts that pass ``filters``, newest first, at most ``filters.limit``."""
         found = []
         for _, alert_id in reversed(self._order):
             alert = self._alerts[alert_id]
+            if filters.state and self.state(alert_id) != filters.state:
+                continue
             if filters.admit(alert):
                 found.append(alert)
                 if len(found) == filters.limit:
@@ -186,6 +210,37 @@ def feedback_record(
         "at": at.isoformat(),
         "rule": {k: rule[k] for k in ("id", "version", "watchlist")},
         "article_id": alert["article"]["id"],
+        "story_id": alert["story_id"],
+    }
+
+
+def triage_record(
+    alert: Mapping[str, Any], user: str, request: Mapping[str, Any], at: datetime
+) -> dict[str, Any]:
+    """The ``news.triage`` record that moves ``alert`` to a state (FeedbackError if invalid)."""
+    unknown = sorted(set(request) - {"state", "assignee", "note"})
+    if unknown:
+        raise FeedbackError(f"unknown field {unknown[0]!r}")
+    state, assignee, note = request.get("state"), request.get("assignee"), request.get("note")
+    if state not in TRIAGE_STATES:
+        raise FeedbackError(f"state must be one of {', '.join(TRIAGE_STATES)}")
+    if assignee is not None and (
+        not isinstance(assignee, str) or not assignee.strip() or len(assignee) > 100
+    ):
+        raise FeedbackError("assignee must be a name of at most 100 characters")
+    if state == "assigned" and not assignee:
+        raise FeedbackError("an assigned alert names its assignee")
+    if note is not None and (not isinstance(note, str) or len(note) > 4000):
+        raise FeedbackError("note must be text of at most 4000 characters")
+    rule = alert["rule"]
+    return {
+        "alert_id": alert["alert_id"],
+        "state": state,
+        "assignee": assignee.strip() if assignee else None,
+        "note": note or "",
+        "by": user,
+        "at": at.isoformat(),
+        "rule": {k: rule[k] for k in ("id", "version", "watchlist")},
         "story_id": alert["story_id"],
     }
 

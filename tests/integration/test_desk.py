@@ -68,12 +68,13 @@ class EventReader(threading.Thread):
                 self.events.append((event, json.loads(line[len("data: ") :])))
 
 
-def test_the_desk_shows_streams_judges_and_feeds_alerts(
+def test_the_desk_shows_streams_judges_and_feeds_alerts(  # noqa: PLR0917 - fixtures
     bootstrap: str,
     prefix: str,
     tmp_path: Path,
     alert_schema: Draft202012Validator,
     feedback_schema: Draft202012Validator,
+    triage_schema: Draft202012Validator,
 ) -> None:
     env = newsmon_env(
         bootstrap,
@@ -163,6 +164,29 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(
         ], exported.stderr
         assert "1 topic readings from 2 verdicts" in exported.stderr
 
+        # Triage: acknowledged, then assigned; the latest state stands.
+        work = f"{desk}/api/alerts/{alert['alert_id']}/triage"
+        status, body = _post(work, {"state": "acknowledged"})
+        assert status == 202, body
+        status, body = _post(work, {"state": "assigned", "assignee": "Dana", "note": "on it"})
+        assert status == 202, body
+        assigned = json.loads(body)
+        triage_schema.validate(assigned)
+        assert (assigned["state"], assigned["assignee"], assigned["by"]) == (
+            "assigned",
+            "Dana",
+            "local",
+        )
+        on_triage = [json.loads(v) for v in kcat_read(bootstrap, f"{prefix}news.triage")]
+        assert [r["state"] for r in on_triage] == ["acknowledged", "assigned"]
+        wait_for(lambda: get_json(f"{desk}/api/triage") == [assigned], 10, "the triage")
+        still_open = get_json(f"{desk}/api/alerts?state=open&limit=1000")
+        assert alert not in still_open
+        assert len(still_open) == len(alerts) - 1
+        assert get_json(f"{desk}/api/alerts?state=assigned") == [alert]
+        assert _post(work, {"state": "assigned"})[0] == 400  # assigned to nobody
+        assert _post(work, {"state": "closed"})[0] == 400
+
         refusals = [
             _post(
                 url, b"verdict=relevant", **{"Content-Type": "application/x-www-form-urlencoded"}
@@ -193,6 +217,7 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(
     with running_desk(env, tmp_path) as desk:
         assert get_json(f"{desk}/api/alerts") == alerts
         assert get_json(f"{desk}/api/feedback") == [record, topic_verdict]
+        assert get_json(f"{desk}/api/triage") == [assigned]
 
 
 def test_a_desk_off_loopback_needs_a_token(bootstrap: str, prefix: str, tmp_path: Path) -> None:

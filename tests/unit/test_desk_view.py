@@ -15,6 +15,7 @@ from monitor.alerting.desk import (
     Filters,
     atom_feed,
     feedback_record,
+    triage_record,
 )
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -152,3 +153,25 @@ def test_the_atom_feed_has_an_entry_per_alert_newest_first() -> None:
     assert entries[0].find(f"{ATOM}link").get("href") == "https://example.org/2"  # type: ignore[union-attr]
     assert entries[1].find(f"{ATOM}link") is None
     assert "Patriot x" in (entries[0].findtext(f"{ATOM}summary") or "")
+
+
+def test_triage_moves_an_alert_and_the_state_filter_follows_it() -> None:
+    view = DeskView()
+    for n in (1, 2):
+        view.add(_alert(n))
+    at = datetime(2026, 12, 7, 11, tzinfo=UTC)
+    record = triage_record(_alert(1), "local", {"state": "assigned", "assignee": " Dana "}, at)
+    assert (record["state"], record["assignee"], record["by"]) == ("assigned", "Dana", "local")
+    view.set_triage(record)
+    assert [a["alert_id"] for a in view.select(Filters(state="open"))] == [f"{2:024x}"]
+    assert [a["alert_id"] for a in view.select(Filters(state="assigned"))] == [f"{1:024x}"]
+    view.set_triage(triage_record(_alert(1), "local", {"state": "open"}, at))
+    assert len(view.select(Filters(state="open"))) == 2
+    for request, said in (
+        ({"state": "closed"}, "state must be one of"),
+        ({"state": "assigned"}, "an assigned alert names its assignee"),
+        ({"state": "assigned", "assignee": "x" * 101}, "assignee must be a name"),
+        ({"state": "open", "by": "mallory"}, "unknown field 'by'"),
+    ):
+        with pytest.raises(FeedbackError, match=said):
+            triage_record(_alert(1), "local", request, at)
