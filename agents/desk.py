@@ -19,17 +19,21 @@ follows both. It serves (the contract in docs/desk.md):
 - ``GET /feeds/{watchlist}.atom``: an Atom feed of the watchlist's alerts.
 
 ``GET /health`` answers 200 once the history is loaded (503 before), to anyone.
-On a loopback address the user is ``local``. Anywhere else NEWSMON_DESK_TOKEN is
-required (settings refuse to start without it): a request carries it as ``Authorization:
-Bearer <token>``, or once as ``/?token=<token>``, which sets an HttpOnly, SameSite=Strict
-cookie. A POST must be JSON (a cross-site form cannot send that without a preflight) and,
-when the browser names an Origin, come from the desk's own.
+On a loopback address without log-in the user is ``local``. Anywhere else the desk
+needs NEWSMON_DESK_USERS_FILE (users with scrypt password hashes, by HTTP Basic: verdicts
+carry their names) or NEWSMON_DESK_TOKEN (one shared token, the user ``analyst``: as
+``Authorization: Bearer <token>``, or once as ``/?token=<token>``, which sets an HttpOnly,
+SameSite=Strict cookie); settings refuse to start without one. A POST must be JSON (a
+cross-site form cannot send that without a preflight) and, when the browser names an
+Origin, come from the desk's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -42,6 +46,7 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.deskusers import load_users, matches
 from agents.internals import refresh_metadata
 from agents.kafka import ensure_topics, idempotent_producer, reader
 from agents.settings import Settings
@@ -73,9 +78,25 @@ class Desk:
     producer: Any = None
     following: asyncio.Task[None] | None = None
 
+    users: dict[str, str] = field(default_factory=dict)  # name -> scrypt hash
+    _checked: dict[str, bool] = field(default_factory=dict)
+
     @property
-    def user(self) -> str:
-        return "analyst" if self.settings.desk_token.get_secret_value() else "local"
+    def guarded(self) -> bool:
+        return bool(self.settings.desk_token.get_secret_value() or self.users)
+
+    async def check(self, name: str, password: str) -> bool:
+        """Whether ``password`` is ``name``'s; a right pair is remembered by its digest
+        (scrypt costs about 50 ms; the page makes several requests)."""
+        stored = self.users.get(name)
+        if stored is None:
+            return False
+        seen = hashlib.sha256(f"{name}\x00{password}\x00{stored}".encode()).hexdigest()
+        if seen not in self._checked:
+            if not await asyncio.to_thread(matches, password, stored):
+                return False
+            self._checked[seen] = True
+        return True
 
     def publish(self, event: str, record: dict[str, Any]) -> None:
         for queue in list(self.listeners):
@@ -155,17 +176,12 @@ def _take(desk: Desk, kind: str, value: bytes | None) -> None:
 @web.middleware
 async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     desk: Desk = request.app["desk"]
-    token = desk.settings.desk_token.get_secret_value()
-    if token and request.path != "/health" and not _authorised(request, token):
-        given = request.query.get("token", "")
-        if request.path == "/" and given and hmac.compare_digest(given, token):
-            to_page = web.HTTPSeeOther("/")
-            to_page.set_cookie(_COOKIE, token, httponly=True, samesite="Strict")
-            raise to_page
-        raise web.HTTPUnauthorized(
-            text="a token is needed: Authorization: Bearer <token>, or open /?token=<token>\n",
-            headers={"WWW-Authenticate": 'Bearer realm="newsmon desk"'},
-        )
+    request["user"] = "local"
+    if desk.guarded and request.path != "/health":
+        user = await _who(desk, request)
+        if user is None:
+            _refuse(desk, request)
+        request["user"] = user
     if request.method == "POST":
         if request.content_type != "application/json":
             raise web.HTTPUnsupportedMediaType(text="send application/json\n")
@@ -178,11 +194,41 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
-def _authorised(request: web.Request, token: str) -> bool:
+async def _who(desk: Desk, request: web.Request) -> str | None:
+    """The user a request authenticates as: a user of NEWSMON_DESK_USERS_FILE by HTTP
+    Basic, or ``analyst`` by the token (Bearer header or the desk's cookie); else None."""
+    token = desk.settings.desk_token.get_secret_value()
     header = request.headers.get("Authorization", "")
-    given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
-    given = given or request.cookies.get(_COOKIE, "")
-    return bool(given) and hmac.compare_digest(given, token)
+    scheme, _, value = header.partition(" ")
+    if scheme == "Basic" and desk.users:
+        try:
+            name, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return name if await desk.check(name, password) else None
+    given = value if scheme == "Bearer" else request.cookies.get(_COOKIE, "")
+    if token and given and hmac.compare_digest(given, token):
+        return "analyst"
+    return None
+
+
+def _refuse(desk: Desk, request: web.Request) -> None:
+    token = desk.settings.desk_token.get_secret_value()
+    given = request.query.get("token", "")
+    if token and request.path == "/" and given and hmac.compare_digest(given, token):
+        to_page = web.HTTPSeeOther("/")
+        to_page.set_cookie(_COOKIE, token, httponly=True, samesite="Strict")
+        raise to_page
+    challenges = []
+    if desk.users:
+        challenges.append('Basic realm="newsmon desk", charset="UTF-8"')
+    if token:
+        challenges.append('Bearer realm="newsmon desk"')
+    raise web.HTTPUnauthorized(
+        text="log in: a user of the desk (HTTP Basic), or the token "
+        "(Authorization: Bearer <token>, or open /?token=<token>)\n",
+        headers={"WWW-Authenticate": ", ".join(challenges)},
+    )
 
 
 async def _page(request: web.Request) -> web.Response:
@@ -226,8 +272,8 @@ async def _events(request: web.Request) -> web.StreamResponse:
                 continue
             data = wirejson.dumps(record, foreign=True)
             await response.write(b"event: " + event.encode() + b"\ndata: " + data + b"\n\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away
     finally:
         desk.listeners.discard(queue)
     return response
@@ -242,7 +288,7 @@ async def _post_feedback(request: web.Request) -> web.Response:
         given = await request.json()
         if not isinstance(given, dict):
             raise FeedbackError("send a JSON object")
-        record = feedback_record(alert, desk.user, given, datetime.now(UTC))
+        record = feedback_record(alert, request["user"], given, datetime.now(UTC))
     except (FeedbackError, ValueError) as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
     key = f"{record['alert_id']}/{record['user']}".encode()
@@ -260,7 +306,7 @@ async def _post_triage(request: web.Request) -> web.Response:
         given = await request.json()
         if not isinstance(given, dict):
             raise FeedbackError("send a JSON object")
-        record = triage_record(alert, desk.user, given, datetime.now(UTC))
+        record = triage_record(alert, request["user"], given, datetime.now(UTC))
     except (FeedbackError, ValueError) as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
     topic = resolve(TRIAGE, desk.settings).name
@@ -326,8 +372,10 @@ def build_app(desk: Desk) -> web.Application:
 @contextlib.asynccontextmanager
 async def running_desk(settings: Settings) -> AsyncIterator[Desk]:
     """The desk serving on NEWSMON_DESK_HOST:NEWSMON_DESK_PORT until the block ends."""
-    await ensure_topics(settings, [resolve(s, settings) for s in (ALERTS, FEEDBACK, TRIAGE)])
     desk = Desk(settings)
+    if settings.desk_users_file is not None:  # a bad file stops start-up before Kafka
+        desk.users = load_users(settings.desk_users_file)
+    await ensure_topics(settings, [resolve(s, settings) for s in (ALERTS, FEEDBACK, TRIAGE)])
     desk.producer = idempotent_producer(settings)
     await desk.producer.start()
     runner = web.AppRunner(build_app(desk), access_log=None, shutdown_timeout=1)
@@ -347,6 +395,13 @@ async def running_desk(settings: Settings) -> AsyncIterator[Desk]:
 async def serve(settings: Settings) -> None:
     """Run the desk until cancelled (Ctrl-C); a failure to follow the topics ends it."""
     async with running_desk(settings) as desk:
-        log.info("desk: http://%s:%d/ (user %s)", settings.desk_host, settings.desk_port, desk.user)
+        how = (
+            "users and token"
+            if desk.users and desk.guarded
+            else "a token"
+            if desk.guarded
+            else "none"
+        )
+        log.info("desk: http://%s:%d/ (log-in: %s)", settings.desk_host, settings.desk_port, how)
         if desk.following is not None:  # follows until cancelled; a Kafka failure ends it
             await desk.following

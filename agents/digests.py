@@ -5,10 +5,11 @@ One worker sends them: the one holding partition 0 of the alerts in the delivery
 partition. A period is due ``GRACE`` seconds after it ends (alerts committed late are in);
 the agent reads the period's alerts from ``news.alerts`` (committed only), sends the
 message over SMTP (STARTTLS verified against NEWSMON_SMTP_CAFILE or the system's CAs,
-then login when a user is set), and then records it on the compacted
-``newsmon.digests`` topic. A worker that dies between sending and recording sends the
-same message again (same ``Message-ID``): at least once. Only the latest closed period
-is considered: after downtime, the periods missed are not sent late.
+then login when a user is set), and then records the period as done on the compacted
+``newsmon.digests`` topic (one key per watchlist and digest, so the topic stays small).
+A worker that dies between sending and recording sends the same message again (same
+``Message-ID``): at least once. Only the latest closed period is considered: after
+downtime, the periods missed are not sent late.
 """
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ class DigestAgent:
         self.ctx = ctx
         self.settings = ctx.settings
         self.delivery = delivery
-        self.sent: set[str] = set()
+        self.done: dict[str, float] = {}  # "<watchlist>/<digest>" -> last period start done
         self.failed_at: dict[str, float] = {}
 
     async def run(self) -> None:
         topic = resolve(DIGESTS, self.settings).name
-        self.sent = {r.key.decode() for r in await read_all(self.settings, topic) if r.key}
+        for record in await read_all(self.settings, topic):
+            try:
+                self.done[record.key.decode()] = float(json.loads(record.value)["period_start"])
+            except (AttributeError, ValueError, KeyError, TypeError):
+                log.warning("ignoring an unreadable record on %s", topic)
         while True:
             await asyncio.sleep(TICK)
             if not self.delivery.leads:
@@ -68,8 +73,10 @@ class DigestAgent:
 
     async def _maybe_send(self, watchlist: str, digest: Digest, now: float) -> None:
         start, end = last_closed(now, digest.every, GRACE)
-        key = f"{watchlist}/{digest.name}/{datetime.fromtimestamp(start, UTC).isoformat()}"
-        if key in self.sent or now - self.failed_at.get(key, -RETRY_AFTER) < RETRY_AFTER:
+        key = f"{watchlist}/{digest.name}"
+        if self.done.get(key, -1.0) >= start:
+            return
+        if now - self.failed_at.get(key, -RETRY_AFTER) < RETRY_AFTER:
             return
         alerts = [a for a in await self._alerts(start, end) if a["rule"]["watchlist"] == watchlist]
         alerts = [a for a in alerts if admits(digest, a, start, end)]
@@ -93,8 +100,8 @@ class DigestAgent:
                 return
             outcome = "sent"
             log.info("digest %s/%s: %d alerts sent", watchlist, digest.name, len(alerts))
-        await self._record(key, digest_id(watchlist, digest.name, start), len(alerts))
-        self.sent.add(key)
+        await self._record(key, digest_id(watchlist, digest.name, start), start, len(alerts))
+        self.done[key] = start
         self.ctx.metrics.digests.labels(
             watchlist=watchlist, digest=digest.name, outcome=outcome
         ).inc()
@@ -123,11 +130,17 @@ class DigestAgent:
         finally:
             await consumer.stop()
 
-    async def _record(self, key: str, ident: str, count: int) -> None:
+    async def _record(self, key: str, ident: str, start: float, count: int) -> None:
         producer = idempotent_producer(self.settings)
         await producer.start()
         try:
-            value = {"digest_id": ident, "alerts": count, "sent_at": datetime.now(UTC).isoformat()}
+            value = {
+                "digest_id": ident,
+                "period_start": start,
+                "period": datetime.fromtimestamp(start, UTC).isoformat(),
+                "alerts": count,
+                "sent_at": datetime.now(UTC).isoformat(),
+            }
             await producer.send_and_wait(
                 resolve(DIGESTS, self.settings).name,
                 json.dumps(value).encode(),

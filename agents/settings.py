@@ -89,6 +89,11 @@ class Settings(BaseModel):
     desk_token: SecretStr = Field(
         SecretStr(""), description="Token a desk off the loopback address asks for (secret)"
     )
+    desk_users_file: Path | None = Field(
+        None,
+        description="Users of the desk with scrypt password hashes, one 'name:scrypt$...' "
+        "line each (newsmon desk --hash-password NAME)",
+    )
     delivery_attempts: int = Field(
         8, ge=1, le=100, description="Attempts to post an alert to a webhook before giving up"
     )
@@ -174,10 +179,12 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _desk_off_loopback_needs_a_token(self) -> Settings:
-        if not _loopback(self.desk_host) and not self.desk_token.get_secret_value():
+        guarded = self.desk_token.get_secret_value() or self.desk_users_file is not None
+        if not _loopback(self.desk_host) and not guarded:
             raise ValueError(
-                f"NEWSMON_DESK_TOKEN is required when NEWSMON_DESK_HOST ({self.desk_host}) is "
-                "not a loopback address: anyone who reaches the desk could read and judge alerts"
+                f"NEWSMON_DESK_TOKEN or NEWSMON_DESK_USERS_FILE is required when "
+                f"NEWSMON_DESK_HOST ({self.desk_host}) is not a loopback address: anyone who "
+                "reaches the desk could read and judge alerts"
             )
         if 0 < len(self.desk_token.get_secret_value()) < 16:
             raise ValueError("NEWSMON_DESK_TOKEN must be at least 16 characters")

@@ -78,7 +78,7 @@ TRIAGE = TopicSpec(
 DIGESTS = TopicSpec(
     "digests",
     "newsmon.digests",
-    "e-mail digests sent, keyed <watchlist>/<digest>/<period start> (compacted)",
+    "the last e-mail digest period done, keyed <watchlist>/<digest> (compacted)",
     partitions=1,
     compacted=True,
 )

@@ -118,8 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--json", action="store_true", dest="as_json", help="JSON lines")
     silencecmd.add_arguments(commands)
-    commands.add_parser(
+    desk = commands.add_parser(
         "desk", help="serve the analysts' web desk (NEWSMON_DESK_HOST:NEWSMON_DESK_PORT)"
+    )
+    desk.add_argument(
+        "--hash-password",
+        metavar="NAME",
+        help="print a NEWSMON_DESK_USERS_FILE line for NAME (password from the terminal "
+        "or one line of standard input) and exit",
     )
     spikescmd.add_arguments(commands)
     feedbackcmd.add_arguments(commands)
@@ -245,9 +251,28 @@ def _spikes(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _desk(args: argparse.Namespace, settings: Settings) -> int:
+    if args.hash_password is not None:
+        return _hash_password(args.hash_password)
     from agents.desk import serve
 
     asyncio.run(serve(settings))
+    return 0
+
+
+def _hash_password(name: str) -> int:
+    import getpass
+
+    from agents.deskusers import user_line
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(user_line(name, password))
+    except ValueError as exc:
+        print(f"newsmon: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -4,7 +4,11 @@ serves an Atom feed, and refuses what it must (wrong type, foreign origin, no to
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import os
+import subprocess
 import threading
 import time
 import urllib.error
@@ -15,10 +19,12 @@ from typing import Any
 
 import feedparser
 import pytest
+from aiokafka import AIOKafkaProducer
 from jsonschema import Draft202012Validator
 
 from tests.conftest import free_port
 from tests.integration.processes import (
+    NEWSMON,
     get_json,
     kcat_read,
     newsmon_env,
@@ -224,7 +230,9 @@ def test_a_desk_off_loopback_needs_a_token(bootstrap: str, prefix: str, tmp_path
     env = newsmon_env(bootstrap, prefix, NEWSMON_DESK_HOST="0.0.0.0")
     refused = run_newsmon(env, "desk", timeout=60)
     assert refused.returncode == 2
-    assert refused.stderr.startswith("newsmon: bad setting: NEWSMON_DESK_TOKEN is required when")
+    assert refused.stderr.startswith(
+        "newsmon: bad setting: NEWSMON_DESK_TOKEN or NEWSMON_DESK_USERS_FILE is required when"
+    )
     token = "t0ken-for-the-desk-test"
     with running_desk({**env, "NEWSMON_DESK_TOKEN": token}, tmp_path) as desk:
         with pytest.raises(urllib.error.HTTPError) as anonymous:
@@ -253,3 +261,95 @@ def test_a_desk_off_loopback_needs_a_token(bootstrap: str, prefix: str, tmp_path
         )
         assert json.loads(urllib.request.urlopen(with_cookie, timeout=5).read()) == []
     assert token not in (tmp_path / next(p.name for p in tmp_path.glob("desk-*.log"))).read_text()
+
+
+def test_desk_users_log_in_by_name_and_their_verdicts_carry_it(
+    bootstrap: str, prefix: str, tmp_path: Path
+) -> None:
+    password = "a long enough password"
+    users = tmp_path / "users"
+    made = subprocess.run(
+        [str(NEWSMON), "desk", "--hash-password", "dana"],
+        input=password + "\n",
+        env={k: v for k, v in os.environ.items() if not k.startswith("NEWSMON_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    users.write_text("# the desk's users\n" + made.stdout)
+    assert password not in users.read_text()
+    alert = _an_alert()
+    asyncio.run(_publish(bootstrap, f"{prefix}news.alerts", alert))
+    env = newsmon_env(
+        bootstrap, prefix, NEWSMON_DESK_HOST="0.0.0.0", NEWSMON_DESK_USERS_FILE=str(users)
+    )
+    with running_desk(env, tmp_path) as desk:
+        wait_for(lambda: _as(f"{desk}/api/alerts", "dana", password)[0] == 200, 30, "a log-in")
+        assert _as(f"{desk}/api/alerts", "dana", "not the password")[0] == 401
+        assert _as(f"{desk}/api/alerts", "erin", password)[0] == 401
+        status, body = _as(f"{desk}/api/alerts", "dana", password)
+        assert json.loads(body) == [alert]
+        status, body = _as(
+            f"{desk}/api/alerts/{alert['alert_id']}/feedback",
+            "dana",
+            password,
+            {"verdict": "relevant"},
+        )
+        assert status == 202, body
+        assert json.loads(body)["user"] == "dana"
+    broken = tmp_path / "broken-users"
+    broken.write_text("dana:plaintext-password\n")
+    refused = run_newsmon({**env, "NEWSMON_DESK_USERS_FILE": str(broken)}, "desk", timeout=60)
+    assert refused.returncode == 2
+    assert f"NEWSMON_DESK_USERS_FILE: {broken}:1: not 'name:scrypt$...'" in refused.stderr
+
+
+def _as(url: str, user: str, password: str, body: Any = None) -> tuple[int, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def _an_alert() -> dict[str, Any]:
+    return {
+        "alert_id": "ab" * 12,
+        "rule": {
+            "id": "r1",
+            "version": "0" * 12,
+            "name": "A rule",
+            "severity": "high",
+            "watchlist": "w",
+        },
+        "article": {
+            "id": "a1",
+            "title": "A title",
+            "url": "",
+            "source": "",
+            "published_at": None,
+        },
+        "matches": [],
+        "topics": [],
+        "entities": [],
+        "story_id": "cd" * 8,
+        "raised_at": "2026-12-07T12:00:00+00:00",
+    }
+
+
+async def _publish(bootstrap: str, topic: str, alert: dict[str, Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, json.dumps(alert).encode(), key=b"ab" * 12)
+    finally:
+        await producer.stop()
