@@ -1,15 +1,28 @@
-"""Live rule deployment over the compacted ``newsmon.rules`` topic.
+"""Live rule deployment over the compacted ``newsmon.rules`` topic, one key per watchlist.
 
-``newsmon rules push`` publishes a validated rule set under one key, so compaction keeps
-the latest. Every worker follows the topic (see :mod:`agents.feeds`) and swaps the rule
-set in place: no restart, no rebalance.
+``newsmon rules push FILE`` publishes each watchlist of the file under its own key,
+``watchlist/<name>`` (the record carries the file's text and names the watchlist it
+deploys), so two analysts who push different watchlists never replace each other's, and
+compaction keeps the latest of each. ``newsmon rules remove NAME`` publishes a tombstone.
+Every worker follows the topic (see :mod:`agents.feeds`) and applies the union of the
+watchlists deployed, in place: no restart, no rebalance.
+
+A rule set pushed before watchlists had keys of their own sits under the single key
+``ruleset``. It still counts (each of its watchlists that has no key of its own), and the
+next push or remove migrates it: its other watchlists are published under their own keys,
+then ``ruleset`` gets a tombstone. Nothing deployed is lost.
+
+Rule ids stay unique across the union: a push whose file reuses a rule id that another
+deployed watchlist holds is refused, naming both.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+import re
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,60 +30,190 @@ from agents.feeds import follow, read_all
 from agents.kafka import idempotent_producer
 from agents.settings import Settings
 from agents.topics import RULES, resolve
-from monitor.errors import DefinitionError
+from monitor.errors import DefinitionError, Location, RuleError
 from monitor.rules.files import RuleSet, parse_rules
 
 log = logging.getLogger(__name__)
-KEY = b"ruleset"
+LEGACY_KEY = b"ruleset"
+_PREFIX = b"watchlist/"
 
 
-def encode_ruleset(ruleset: RuleSet, origin: str, pushed_at: datetime) -> bytes:
-    """The message that deploys a rule set: its source text, version and provenance."""
+def key_of(watchlist: str) -> bytes:
+    return _PREFIX + watchlist.encode()
+
+
+def encode_watchlist(
+    ruleset: RuleSet, watchlist: str | None, origin: str, pushed_at: datetime
+) -> bytes:
+    """The message that deploys one watchlist of a rule file (every one, for None)."""
+    deployed = ruleset if watchlist is None else ruleset.only({watchlist})
     record = {
-        "version": ruleset.version,
+        "watchlist": watchlist,
+        "version": deployed.version,
         "origin": origin,
         "pushed_at": pushed_at.isoformat(),
-        "rules": len(ruleset.rules),
+        "rules": len(deployed.rules),
         "source": ruleset.source,
     }
     return json.dumps(record, ensure_ascii=False).encode()
 
 
-def decode_ruleset(value: bytes, known_topics: Collection[str]) -> tuple[RuleSet, str]:
-    """The rule set in a deployment message and where it came from (re-validated)."""
+def decode_watchlist(value: bytes, known_topics: Collection[str]) -> tuple[RuleSet, str]:
+    """What a deployment message deploys (re-validated) and where it came from."""
     record = json.loads(value)
     origin = f"{record.get('origin', '?')}@{record.get('version', '?')}"
-    return parse_rules(record["source"], origin, known_topics), origin
+    ruleset = parse_rules(record["source"], origin, known_topics)
+    watchlist = record.get("watchlist")
+    return (ruleset if watchlist is None else ruleset.only({watchlist})), origin
 
 
-async def push_ruleset(
-    settings: Settings, ruleset: RuleSet, origin: str, pushed_at: datetime
-) -> None:
-    """Publish a rule set to the rules topic and wait until the broker has it."""
-    producer = idempotent_producer(settings)
-    try:
-        await producer.start()
-        await producer.send_and_wait(
-            resolve(RULES, settings).name, encode_ruleset(ruleset, origin, pushed_at), key=KEY
-        )
-    finally:
-        await producer.stop()
+@dataclass
+class Deployed:
+    """The deployment records read so far: the latest per key, each decoded."""
+
+    known_topics: Collection[str]
+    parts: dict[bytes, tuple[RuleSet, str]] = field(default_factory=dict)
+
+    def take(self, records: Iterable[Any]) -> None:
+        for record in records:
+            if record.key is None:
+                continue
+            if record.value is None:  # a tombstone: the watchlist was removed
+                self.parts.pop(record.key, None)
+                continue
+            try:
+                self.parts[record.key] = decode_watchlist(record.value, self.known_topics)
+            except (DefinitionError, ValueError, KeyError) as exc:
+                log.error("ignoring a deployed rule set that does not validate: %s", exc)
+
+    def by_watchlist(self) -> dict[str, tuple[RuleSet, str]]:
+        """Each deployed watchlist's rules and origin; own keys win over the legacy one."""
+        found: dict[str, tuple[RuleSet, str]] = {}
+        legacy = self.parts.get(LEGACY_KEY)
+        if legacy is not None:
+            for name in legacy[0].watchlists():
+                found[name] = (legacy[0].only({name}), legacy[1])
+        for key, (ruleset, origin) in self.parts.items():
+            if key.startswith(_PREFIX):
+                found[key[len(_PREFIX) :].decode()] = (ruleset, origin)
+        return found
+
+    def union(self) -> tuple[RuleSet, str] | None:
+        """The rule set the workers apply; None when nothing was deployed."""
+        parts = self.by_watchlist()
+        if not parts:
+            return None
+        kept: list[RuleSet] = []
+        owners: dict[str, str] = {}
+        for name, (ruleset, origin) in sorted(parts.items()):
+            clash = next((r.id for r in ruleset.rules if r.id in owners), None)
+            if clash is not None:  # pushes check this; a topic written otherwise may not
+                log.error(
+                    "watchlist %s (%s) left out: its rule id %s is also in watchlist %s",
+                    name, origin, clash, owners[clash],
+                )  # fmt: skip
+                continue
+            owners.update(dict.fromkeys((r.id for r in ruleset.rules), name))
+            kept.append(ruleset)
+        union = RuleSet.union(kept)
+        origins = sorted({origin for _, origin in parts.values()})
+        return union, ", ".join(origins)
 
 
-def _latest(records: Sequence[Any], known_topics: Collection[str]) -> tuple[RuleSet, str] | None:
-    for record in reversed(records):
-        try:
-            return decode_ruleset(record.value or b"", known_topics)
-        except (DefinitionError, ValueError, KeyError) as exc:
-            log.error("ignoring a deployed rule set that does not validate: %s", exc)
-    return None
+async def deployed(settings: Settings, known_topics: Collection[str]) -> Deployed:
+    state = Deployed(known_topics)
+    state.take(await read_all(settings, resolve(RULES, settings).name))
+    return state
 
 
 async def latest_ruleset(
     settings: Settings, known_topics: Collection[str]
 ) -> tuple[RuleSet, str] | None:
-    """The rule set deployed last; None if none was pushed."""
-    return _latest(await read_all(settings, resolve(RULES, settings).name), known_topics)
+    """The union of the deployed watchlists; None if none was pushed."""
+    return (await deployed(settings, known_topics)).union()
+
+
+def check_ids(ruleset: RuleSet, state: Deployed, path: str) -> None:
+    """Refuse a file whose rule ids are held by another deployed watchlist."""
+    mine = set(ruleset.watchlists())
+    held = {
+        rule.id: (name, origin)
+        for name, (part, origin) in state.by_watchlist().items()
+        if name not in mine
+        for rule in part.rules
+    }
+    for rule in ruleset.rules:
+        if rule.id in held:
+            name, origin = held[rule.id]
+            line, column, text = _where_id(ruleset.source, rule.id)
+            raise RuleError(
+                Location(path, line, column),
+                f"is already deployed in watchlist {name} ({origin}); rule ids are unique "
+                "across the deployed watchlists",
+                text,
+                rule.id,
+            )
+
+
+def _where_id(source: str, rule_id: str) -> tuple[int, int, str]:
+    """Line, column and text of ``id: <rule_id>`` in a rule file (1, 1, "" if not found)."""
+    pattern = re.compile(r"^(\s*-?\s*id:\s*)['\"]?" + re.escape(rule_id) + r"['\"]?\s*(#.*)?$")
+    for number, line in enumerate(source.splitlines(), start=1):
+        if found := pattern.match(line):
+            return number, len(found.group(1)) + 1, line
+    return 1, 1, ""
+
+
+async def push_ruleset(
+    settings: Settings, ruleset: RuleSet, origin: str, pushed_at: datetime, state: Deployed
+) -> None:
+    """Publish each watchlist of ``ruleset`` under its own key (migrating a legacy rule set
+    first) and wait until the broker has them."""
+    records = _migration(state, set(ruleset.watchlists()), pushed_at)
+    records += [
+        (key_of(name), encode_watchlist(ruleset, name, origin, pushed_at))
+        for name in ruleset.watchlists()
+    ]
+    await _publish(settings, records)
+
+
+async def remove_watchlist(settings: Settings, name: str, state: Deployed) -> bool:
+    """Publish a tombstone for ``name`` (migrating a legacy rule set first); False if it
+    is not deployed."""
+    if name not in state.by_watchlist():
+        return False
+    records = _migration(state, {name}, datetime.now().astimezone())
+    await _publish(settings, [*records, (key_of(name), None)])
+    return True
+
+
+def _migration(
+    state: Deployed, replaced: set[str], pushed_at: datetime
+) -> list[tuple[bytes, bytes | None]]:
+    """Records that move a legacy rule set's other watchlists under their own keys, then
+    retire the legacy key."""
+    legacy = state.parts.get(LEGACY_KEY)
+    if legacy is None:
+        return []
+    ruleset, origin = legacy
+    own = {key[len(_PREFIX) :].decode() for key in state.parts if key.startswith(_PREFIX)}
+    records: list[tuple[bytes, bytes | None]] = [
+        (key_of(name), encode_watchlist(ruleset, name, origin.split("@")[0], pushed_at))
+        for name in ruleset.watchlists()
+        if name not in own and name not in replaced
+    ]
+    return [*records, (LEGACY_KEY, None)]
+
+
+async def _publish(settings: Settings, records: Sequence[tuple[bytes, bytes | None]]) -> None:
+    producer = idempotent_producer(settings)
+    try:
+        await producer.start()
+        topic = resolve(RULES, settings).name
+        for key, value in records:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
 
 
 async def follow_rules(
@@ -78,10 +221,14 @@ async def follow_rules(
     known_topics: Collection[str],
     apply: Callable[[RuleSet, str], Awaitable[None]],
 ) -> None:
-    """Apply every rule set pushed from now on (the latest one is applied first)."""
+    """Apply the union of the deployed watchlists whenever a push or remove changes it."""
+    state = Deployed(known_topics)
 
     async def handle(records: Sequence[Any]) -> None:
-        if latest := _latest(records, known_topics):
-            await apply(*latest)
+        state.take(records)
+        if union := state.union():
+            await apply(*union)
+        elif any(r.key is not None for r in records):  # every watchlist removed
+            await apply(RuleSet([]), "no watchlist deployed")
 
     await follow(settings, resolve(RULES, settings).name, handle)

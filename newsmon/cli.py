@@ -78,33 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     tag = commands.add_parser("tag", help="tag articles offline, one JSON line each")
     tag.add_argument("paths", nargs="*", default=["-"], help="files or folders; - is stdin")
     tag.add_argument("--no-ner", action="store_true", help="skip named-entity recognition")
-    rules = commands.add_parser("rules", help="validate, test and deploy watch rules")
-    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
-    validate = rules_sub.add_parser("validate", help="check a rule file")
-    validate.add_argument("file", type=Path)
-    push = rules_sub.add_parser("push", help="validate and deploy a rule file to every worker")
-    push.add_argument("file", type=Path)
-    test = rules_sub.add_parser("test", help="backtest a rule file on past articles")
-    test.add_argument("file", type=Path)
-    source = test.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--against", nargs="+", type=Path, metavar="PATH", help="article files or folders"
-    )
-    source.add_argument("--topic", help="a topic to read from the beginning (e.g. news.articles)")
-    test.add_argument(
-        "--json",
-        action="store_true",
-        dest="as_json",
-        help="one JSON line per article with its rule matches",
-    )
-    test.add_argument(
-        "--diff",
-        action="store_true",
-        help="compare with the deployed rule set: alerts gained and lost",
-    )
-    test.add_argument("--examples", type=_count(0), default=3, help="examples per rule (default 3)")
-    test.add_argument("--limit", type=_count(1), help="at most N articles")
-    test.add_argument("--no-ner", action="store_true", help="skip named-entity recognition")
+    _rules_parser(commands)
     alerts = commands.add_parser("alerts", help="follow alerts")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
     tail = alerts_sub.add_parser("tail", help="print alerts as they arrive")
@@ -138,6 +112,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rules_parser(commands: Any) -> None:
+    rules = commands.add_parser("rules", help="validate, test and deploy watch rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    validate = rules_sub.add_parser("validate", help="check a rule file")
+    validate.add_argument("file", type=Path)
+    push = rules_sub.add_parser(
+        "push", help="validate and deploy the watchlists of a rule file to every worker"
+    )
+    push.add_argument("file", type=Path)
+    remove = rules_sub.add_parser("remove", help="withdraw a deployed watchlist")
+    remove.add_argument("watchlist")
+    test = rules_sub.add_parser("test", help="backtest a rule file on past articles")
+    test.add_argument("file", type=Path)
+    source = test.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--against", nargs="+", type=Path, metavar="PATH", help="article files or folders"
+    )
+    source.add_argument("--topic", help="a topic to read from the beginning (e.g. news.articles)")
+    test.add_argument(
+        "--json",
+        action="store_true",
+        dest="as_json",
+        help="one JSON line per article with its rule matches",
+    )
+    test.add_argument(
+        "--diff",
+        action="store_true",
+        help="compare with the deployed rule set: alerts gained and lost",
+    )
+    test.add_argument("--examples", type=_count(0), default=3, help="examples per rule (default 3)")
+    test.add_argument("--limit", type=_count(1), help="at most N articles")
+    test.add_argument("--no-ner", action="store_true", help="skip named-entity recognition")
+
+
 def _version() -> str:
     try:
         return metadata.version("newsmon")
@@ -149,7 +157,7 @@ def _named_files(args: argparse.Namespace) -> list[Path]:
     """The input files and folders a command names (checked before anything runs)."""
     if args.command in ("replay", "tag"):
         return [Path(p) for p in args.paths]
-    if args.command == "rules":
+    if args.command == "rules" and args.rules_command != "remove":
         return [args.file, *(getattr(args, "against", None) or ())]
     return []
 

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -15,7 +15,13 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
-from agents.rulesfeed import latest_ruleset, push_ruleset
+from agents.rulesfeed import (
+    check_ids,
+    deployed,
+    latest_ruleset,
+    push_ruleset,
+    remove_watchlist,
+)
 from agents.settings import Settings
 from monitor.rules import backtest
 from monitor.rules.files import RuleSet, load_rules
@@ -32,6 +38,8 @@ _BATCH = 64
 
 def run_rules(args: argparse.Namespace, settings: Settings) -> int:
     taxonomy = load_taxonomy(settings.taxonomy)
+    if args.rules_command == "remove":
+        return _remove(settings, args.watchlist, taxonomy.names)
     ruleset = load_rules(args.file, taxonomy.names)
     if args.rules_command == "validate":
         watchlists = ruleset.watchlists()
@@ -41,15 +49,63 @@ def run_rules(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     if args.rules_command == "push":
-        asyncio.run(push_ruleset(settings, ruleset, str(args.file), datetime.now(UTC)))
-        print(
-            f"pushed rule set {ruleset.version} ({len(ruleset.rules)} rules) to "
-            f"{settings.topic_prefix}newsmon.rules; workers apply it within seconds"
-        )
-        return 0
+        return _push(settings, ruleset, args.file, taxonomy.names)
     return _test(
         args, settings, ruleset, Tagger(taxonomy, model_for(taxonomy, settings.topic_model))
     )
+
+
+def _push(settings: Settings, ruleset: RuleSet, path: Path, known: Collection[str]) -> int:
+    """Deploy the file's watchlists; print what changes in them (and only in them)."""
+    state = asyncio.run(deployed(settings, known))
+    check_ids(ruleset, state, str(path))  # a clash is a RuleError: exit 2, nothing pushed
+    before = state.by_watchlist()
+    asyncio.run(push_ruleset(settings, ruleset, str(path), datetime.now(UTC), state))
+    after = asyncio.run(latest_ruleset(settings, known))
+    for line in push_diff(ruleset, before):
+        print(line)
+    others = sorted(set(before) - set(ruleset.watchlists()))
+    version = after[0].version if after else ruleset.version
+    print(
+        f"pushed rule set {version} ({len(ruleset.rules)} rules in "
+        f"{', '.join(ruleset.watchlists())}) to {settings.topic_prefix}newsmon.rules; "
+        f"workers apply it within seconds"
+        + (f"; other watchlists deployed, untouched: {', '.join(others)}" if others else "")
+    )
+    return 0
+
+
+def push_diff(ruleset: RuleSet, before: Mapping[str, tuple[RuleSet, str]]) -> list[str]:
+    """What a push changes in its own watchlists: rules added, changed and removed."""
+    lines = []
+    for name in ruleset.watchlists():
+        new = {r.id: r.version for r in ruleset.rules if r.watchlist == name}
+        old = {r.id: r.version for r in before[name][0].rules} if name in before else {}
+        if not old:
+            lines.append(f"{name}: new watchlist, {len(new)} rules")
+            continue
+        added = sorted(new.keys() - old.keys())
+        removed = sorted(old.keys() - new.keys())
+        changed = sorted(k for k in new.keys() & old.keys() if new[k] != old[k])
+        parts = [
+            f"{label} {', '.join(ids)}"
+            for label, ids in (("added", added), ("changed", changed), ("removed", removed))
+            if ids
+        ]
+        lines.append(f"{name}: {'; '.join(parts) if parts else 'unchanged'}")
+    return lines
+
+
+def _remove(settings: Settings, watchlist: str, known: Collection[str]) -> int:
+    state = asyncio.run(deployed(settings, known))
+    if not asyncio.run(remove_watchlist(settings, watchlist, state)):
+        names = ", ".join(sorted(state.by_watchlist())) or "none"
+        print(
+            f"newsmon: watchlist {watchlist} is not deployed (deployed: {names})", file=sys.stderr
+        )
+        return 2
+    print(f"removed watchlist {watchlist} from {settings.topic_prefix}newsmon.rules")
+    return 0
 
 
 def _articles(args: argparse.Namespace, settings: Settings, bad: list[str]) -> Iterator[Article]:

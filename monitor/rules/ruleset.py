@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -196,3 +196,25 @@ class RuleSet:
     def watchlists(self) -> tuple[str, ...]:
         """Every distinct watchlist name, in order of first use."""
         return tuple(dict.fromkeys(rule.watchlist for rule in self.rules))
+
+    def only(self, watchlists: Collection[str]) -> RuleSet:
+        """The rules and deliveries of ``watchlists`` alone (the queries are reused)."""
+        keep = [i for i, rule in enumerate(self.rules) if rule.watchlist in watchlists]
+        return RuleSet(
+            [self.rules[i] for i in keep],
+            self.source,
+            [self._queries[i] for i in keep],
+            {k: v for k, v in self.webhooks.items() if k in watchlists},
+            {k: v for k, v in self.digests.items() if k in watchlists},
+        )
+
+    @classmethod
+    def union(cls, parts: Sequence[RuleSet]) -> RuleSet:
+        """One rule set of several with distinct watchlists (each analyst's push)."""
+        return cls(
+            [rule for part in parts for rule in part.rules],
+            "",
+            [query for part in parts for query in part._queries],
+            {k: v for part in parts for k, v in part.webhooks.items()},
+            {k: v for part in parts for k, v in part.digests.items()},
+        )

@@ -1,0 +1,165 @@
+"""Rule sets each analyst owns, on the real broker: two pushes of different watchlists
+both stay applied on the worker, a rule set pushed under the old single key is migrated
+and keeps alerting, a rule id another watchlist holds is refused, and `rules remove`
+withdraws one watchlist only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.conftest import free_port
+from tests.integration.processes import (
+    Worker,
+    get_json,
+    kcat_read,
+    newsmon_env,
+    run_newsmon,
+    running_worker,
+    wait_for,
+)
+
+pytestmark = pytest.mark.broker
+
+
+def _watchlist(name: str, rule: str, marker: str) -> str:
+    return f"""\
+  - name: {name}
+    rules:
+      - id: {rule}
+        query: '"{marker}"'
+        severity: high
+        must_match: ["A {marker} in the text."]
+        must_not_match: ["Nothing to see."]
+"""
+
+
+@pytest.fixture
+def worker(bootstrap: str, prefix: str, tmp_path: Path) -> Iterator[Worker]:
+    env = newsmon_env(
+        bootstrap,
+        prefix,
+        NEWSMON_NER="false",
+        NEWSMON_SPACY_MODEL="blank",
+        NEWSMON_BATCH_WINDOW="0.1",
+    )
+    with running_worker(env, free_port(), tmp_path) as running:
+        yield running
+
+
+async def _publish_legacy(bootstrap: str, topic: str, source: str) -> None:
+    """A rule set as `rules push` published it before watchlists had keys of their own."""
+    record = {
+        "version": "0" * 12,
+        "origin": "old-rules.yaml",
+        "pushed_at": datetime.now(UTC).isoformat(),
+        "rules": 1,
+        "source": source,
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, json.dumps(record).encode(), key=b"ruleset")
+    finally:
+        await producer.stop()
+
+
+def _push(worker: Worker, path: Path, text: str) -> str:
+    path.write_text("watchlists:\n" + text)
+    pushed = run_newsmon(worker.env, "rules", "push", str(path))
+    assert pushed.returncode == 0, pushed.stderr
+    return pushed.stdout
+
+
+def _alerts(bootstrap: str, prefix: str) -> list[dict[str, Any]]:
+    return [json.loads(v) for v in kcat_read(bootstrap, f"{prefix}news.alerts")]
+
+
+STORIES = {
+    "one": "Fishermen found a {} near the harbour wall on Monday morning.",
+    "two": "Inspectors say the {} was moved overnight to a depot outside the city, "
+    "where engineers will examine it after the holiday weekend.",
+}
+
+
+def _replay(worker: Worker, path: Path, *markers: str) -> None:
+    """One article per marker; each file tells a story of its own (no near-duplicates)."""
+    lines = [
+        {"id": f"{m}-{i}-{path.stem}", "title": f"Report {i}", "body": STORIES[path.stem].format(m)}
+        for i, m in enumerate(markers)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    replayed = run_newsmon(worker.env, "replay", str(path))
+    assert replayed.returncode == 0, replayed.stderr
+
+
+def test_analysts_own_their_watchlists(
+    worker: Worker, bootstrap: str, prefix: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    legacy = "watchlists:\n" + _watchlist("legacy", "legacy-rule", "legacy marker")
+    asyncio.run(_publish_legacy(bootstrap, f"{prefix}newsmon.rules", legacy))
+    first = _push(
+        worker, tmp_path / "alpha.yaml", _watchlist("alpha", "alpha-rule", "alpha marker")
+    )
+    assert "alpha: new watchlist, 1 rules" in first
+    assert "other watchlists deployed, untouched: legacy" in first
+    second = _push(
+        worker, tmp_path / "bravo.yaml", _watchlist("bravo", "bravo-rule", "bravo marker")
+    )
+    assert "untouched: alpha, legacy" in second
+    version = second.split("pushed rule set ")[1].split()[0]
+    wait_for(
+        lambda: get_json(f"http://127.0.0.1:{worker.port}/health")["ruleset_version"] == version,
+        30,
+        "the worker to apply the union",
+    )
+    _replay(worker, tmp_path / "one.jsonl", "alpha marker", "bravo marker", "legacy marker")
+    raised = wait_for(
+        lambda: {a["rule"]["watchlist"] for a in _alerts(bootstrap, prefix)} >= {
+            "alpha", "bravo", "legacy"
+        },
+        90,
+        "an alert of each watchlist",
+    )  # fmt: skip
+    assert raised
+    # The topic's state: each watchlist under its own key, the legacy key retired.
+    latest = dict(
+        line.split("\t") for line in kcat_read(bootstrap, f"{prefix}newsmon.rules", fmt="%k\t%S\n")
+    )
+    assert latest.pop("ruleset") == "-1"  # a tombstone
+    assert sorted(latest) == ["watchlist/alpha", "watchlist/bravo", "watchlist/legacy"]
+    assert all(int(size) > 0 for size in latest.values())
+
+    # A rule id held by another watchlist is refused, with the file's line and column.
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("watchlists:\n" + _watchlist("bravo", "alpha-rule", "bravo marker"))
+    refused = run_newsmon(worker.env, "rules", "push", str(clash))
+    assert refused.returncode == 2
+    assert f"{clash}:4:13: rule 'alpha-rule': is already deployed in watchlist alpha" in (
+        refused.stderr
+    )
+
+    removed = run_newsmon(worker.env, "rules", "remove", "alpha")
+    assert removed.returncode == 0, removed.stderr
+    assert run_newsmon(worker.env, "rules", "remove", "alpha").returncode == 2
+    wait_for(
+        lambda: get_json(f"http://127.0.0.1:{worker.port}/health")["ruleset_version"] != version,
+        30,
+        "the worker to drop alpha",
+    )
+    _replay(worker, tmp_path / "two.jsonl", "alpha marker", "bravo marker")
+    wait_for(
+        lambda: any(a["article"]["id"].endswith("-two") for a in _alerts(bootstrap, prefix)),
+        90,
+        "bravo's alert after the removal",
+    )
+    after = [a for a in _alerts(bootstrap, prefix) if a["article"]["id"].endswith("-two")]
+    assert [a["rule"]["watchlist"] for a in after] == ["bravo"]
