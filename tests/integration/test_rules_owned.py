@@ -41,7 +41,7 @@ def _watchlist(name: str, rule: str, marker: str) -> str:
 
 
 @pytest.fixture
-def worker(bootstrap: str, prefix: str, tmp_path: Path) -> Iterator[Worker]:
+def workers(bootstrap: str, prefix: str, tmp_path: Path) -> Iterator[tuple[Worker, Worker]]:
     env = newsmon_env(
         bootstrap,
         prefix,
@@ -49,8 +49,11 @@ def worker(bootstrap: str, prefix: str, tmp_path: Path) -> Iterator[Worker]:
         NEWSMON_SPACY_MODEL="blank",
         NEWSMON_BATCH_WINDOW="0.1",
     )
-    with running_worker(env, free_port(), tmp_path) as running:
-        yield running
+    with (
+        running_worker(env, free_port(), tmp_path) as one,
+        running_worker(env, free_port(), tmp_path) as two,
+    ):
+        yield one, two
 
 
 async def _publish_legacy(bootstrap: str, topic: str, source: str) -> None:
@@ -100,9 +103,11 @@ def _replay(worker: Worker, path: Path, *markers: str) -> None:
 
 
 def test_analysts_own_their_watchlists(
-    worker: Worker, bootstrap: str, prefix: str, tmp_path: Path
+    workers: tuple[Worker, Worker], bootstrap: str, prefix: str, tmp_path: Path
 ) -> None:
     import asyncio
+
+    worker = workers[0]
 
     legacy = "watchlists:\n" + _watchlist("legacy", "legacy-rule", "legacy marker")
     asyncio.run(_publish_legacy(bootstrap, f"{prefix}newsmon.rules", legacy))
@@ -117,9 +122,12 @@ def test_analysts_own_their_watchlists(
     assert "untouched: alpha, legacy" in second
     version = second.split("pushed rule set ")[1].split()[0]
     wait_for(
-        lambda: get_json(f"http://127.0.0.1:{worker.port}/health")["ruleset_version"] == version,
+        lambda: all(
+            get_json(f"http://127.0.0.1:{w.port}/health")["ruleset_version"] == version
+            for w in workers
+        ),
         30,
-        "the worker to apply the union",
+        "every worker to apply the union",
     )
     _replay(worker, tmp_path / "one.jsonl", "alpha marker", "bravo marker", "legacy marker")
     raised = wait_for(
@@ -151,9 +159,12 @@ def test_analysts_own_their_watchlists(
     assert removed.returncode == 0, removed.stderr
     assert run_newsmon(worker.env, "rules", "remove", "alpha").returncode == 2
     wait_for(
-        lambda: get_json(f"http://127.0.0.1:{worker.port}/health")["ruleset_version"] != version,
+        lambda: all(
+            get_json(f"http://127.0.0.1:{w.port}/health")["ruleset_version"] != version
+            for w in workers
+        ),
         30,
-        "the worker to drop alpha",
+        "every worker to drop alpha",
     )
     _replay(worker, tmp_path / "two.jsonl", "alpha marker", "bravo marker")
     wait_for(
