@@ -1,5 +1,6 @@
 """Webhook delivery on the real broker: a receiver that fails every delivery's first three
-attempts, and a worker SIGKILLed mid-delivery, still end with every alert delivered,
+attempts, and one of two workers SIGKILLed mid-delivery (the other takes its partitions
+once the delivery group drops it), still end with every alert delivered,
 none twice once deduplicated by delivery id, every request signed; a webhook that
 refuses (HTTP 400) dead-letters each alert with reason webhook_failed."""
 
@@ -27,6 +28,7 @@ from tests.integration.processes import (
     start_worker,
     stop,
     wait_for,
+    wait_owning,
 )
 
 pytestmark = pytest.mark.broker
@@ -129,16 +131,26 @@ def test_every_alert_reaches_the_webhook_through_failures_and_a_kill(
         HOOK_SECRET_OPS=SECRET,
     )
     records = articles(COUNT, seed=23)
+    # Two workers: the survivor's delivery consumer takes the killed one's partitions
+    # once the group drops it (its session timeout), as in production.
     first = start_worker(env, free_port(), tmp_path)
-    second = None
+    second = start_worker(env, free_port(), tmp_path)
     try:
+        for worker in (first, second):  # one settled group before anything is killed
+            wait_owning(worker)
         replayed = run_newsmon(env, "replay", str(write_feed(tmp_path / "feed.jsonl", records)))
         assert replayed.returncode == 0, replayed.stderr
+        # Every alert raised first (so the kill hits delivery alone, not Faust's group),
+        # then the kill while the deliveries are under way.
+        wait_for(
+            lambda: len(kcat_read(bootstrap, f"{prefix}news.alerts")) >= COUNT,
+            60,
+            "every alert on news.alerts",
+        )
         wait_for(lambda: len(receiver.delivered) >= 5, 60, "the first deliveries")
         first.process.kill()  # mid-delivery: the rest are retried, or not yet taken
         first.process.wait(30)
         killed_after = len(receiver.delivered)
-        second = start_worker(env, free_port(), tmp_path)
         wait_for(
             lambda: len(receiver.delivered) >= COUNT,
             120,
@@ -155,7 +167,7 @@ def test_every_alert_reaches_the_webhook_through_failures_and_a_kill(
         )
     finally:
         for worker in (first, second):
-            if worker is not None and worker.process.poll() is None:
+            if worker.process.poll() is None:
                 stop(worker)
     alert_ids = [ids[0] for ids in receiver.delivered.values()]
     repeats = sum(len(ids) - 1 for ids in receiver.delivered.values())
