@@ -130,7 +130,7 @@ class Delivery:
             alert = json.loads(record.value)
             watchlist, severity = alert["rule"]["watchlist"], alert["rule"]["severity"]
         except (ValueError, KeyError, TypeError):
-            return  # not an alert newsmon wrote; the worker that wrote it dead-lettered it
+            return  # not an alert record: news.alerts holds only what the notifier wrote
         hooks = [
             h
             for h in self.ctx.rules.current.webhooks.get(watchlist, ())
