@@ -31,6 +31,7 @@ from tests.integration.chaos import (
     articles,
     size,
     wait_for_commits,
+    where_lost,
     write_feed,
 )
 from tests.integration.processes import (
@@ -180,6 +181,10 @@ def test_every_alert_once_while_cluster_nodes_die(
         f"{sum(n > 1 for n in counts.values())} and {sum(n > 1 for n in routed.values())}; "
         f"{time.monotonic() - started:.0f} s"
     )
+    missing = expected - set(counts)
+    # Where a missing alert's article was last seen (articles, tagged, candidates): the
+    # stage that lost it.
+    lost = where_lost(bootstrap, "cluster.", missing) if missing else {}
     for topic, found in (("news.alerts", counts), ("alerts.chaos", routed)):
-        assert expected - set(found) == set(), f"{topic}: alerts missing after the kills"
+        assert expected - set(found) == set(), f"{topic}: alerts missing after the kills {lost}"
         assert [a for a, n in found.items() if n > 1] == [], f"{topic}: alerts doubled"
