@@ -51,13 +51,18 @@ def next_commit(committed: int | None, acked: Sequence[int], gaps: IntervalTree)
     """The offset to commit next, or None when nothing can move.
 
     ``committed`` is the next offset to read (Kafka's committed offset; None before the
-    first commit of the group), ``acked`` the acknowledged offsets, ``gaps`` intervals of
-    offsets known to hold no record.
+    group's first commit, and Faust also turns a committed 0 into None), ``acked`` the
+    acknowledged offsets, ``gaps`` intervals of offsets known to hold no record.
+
+    Without a commit the run starts at offset 0, not at the lowest acknowledgement: that
+    would be a guess like Faust's, and a head record skipped before the first commit was
+    lost that way. A partition whose log starts later (retention) is held until the
+    stall watch has the broker confirm offsets 0 to its first record as a gap.
     """
     done = set(acked)
     if not done:
         return None
-    start = min(done) if committed is None else committed
+    start = 0 if committed is None else committed
     position = start
     while position in done or gaps.overlaps_point(position):
         position += 1
@@ -100,8 +105,8 @@ class StallWatch:
         found: dict[TP, int] = {}
         held: dict[TP, tuple[int, float]] = {}
         for tp, acked in books.acked.items():
-            committed = books.committed.get(tp)
-            if not acked or committed is None or min(acked) <= committed:
+            committed = books.committed.get(tp) or 0  # None: no commit yet (see next_commit)
+            if not acked or min(acked) <= committed:
                 continue
             if books.in_flight_below(tp, min(acked)):
                 continue  # the head is being processed: not a stall

@@ -48,8 +48,12 @@ def test_known_gaps_are_passed_over_but_not_the_record_after_them() -> None:
     assert next_commit(10, [], gaps((10, 12))) is None
 
 
-def test_before_the_first_commit_the_run_starts_at_the_lowest_acknowledgement() -> None:
-    assert next_commit(None, [5, 6, 8], gaps()) == 7
+def test_before_the_first_commit_the_run_starts_at_offset_zero() -> None:
+    # Starting at the lowest acknowledgement would commit over records 0-4, unprocessed.
+    assert next_commit(None, [5, 6, 8], gaps()) is None
+    assert next_commit(None, [0, 1, 2, 4], gaps()) == 3
+    # A log that starts later (retention): once the broker confirmed the gap before it.
+    assert next_commit(None, [5, 6, 8], gaps((0, 5))) == 7
 
 
 @pytest.fixture
@@ -145,6 +149,16 @@ def test_a_head_record_still_being_processed_is_not_a_stall(consumer: Any) -> No
     head.acked = True
     assert watch.stalled(ConsumerBooks(consumer), now=200.0) == {}  # the clock starts again now
     assert watch.stalled(ConsumerBooks(consumer), now=230.0) == {PARTITION: 10}
+
+
+def test_a_head_never_delivered_before_the_first_commit_is_found(consumer: Any) -> None:
+    consumer._acked[PARTITION] = [4, 5]
+    consumer._acked_index[PARTITION] = {4, 5}
+    assert consumer._committed_offset[PARTITION] is None
+    assert consumer._new_offset(PARTITION) is None
+    watch = StallWatch(after=30)
+    assert watch.stalled(ConsumerBooks(consumer), now=100.0) == {}
+    assert watch.stalled(ConsumerBooks(consumer), now=130.0) == {PARTITION: 0}
 
 
 def test_a_commit_that_moves_restarts_the_clock(consumer: Any) -> None:
