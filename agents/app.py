@@ -24,9 +24,14 @@ from agents.deadletter import DeadLetter
 from agents.delivery import Delivery
 from agents.digests import DigestAgent
 from agents.feedbackfeed import follow_feedback
-from agents.internals import ConsumerBooks, producer_buffer_idle
+from agents.internals import (
+    ConsumerBooks,
+    consumer_state,
+    producer_buffer_idle,
+    producer_state,
+)
 from agents.kafka import ensure_topics, ssl_context
-from agents.liveness import Progress, Rebalance, Serving
+from agents.liveness import Progress, Rebalance, Serving, task_stacks
 from agents.metrics import Metrics
 from agents.notifier import StoryTable, process_candidates
 from agents.offsets import StallWatch, release, withheld_unless_done
@@ -55,6 +60,7 @@ log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
 STALL_AFTER = 10.0  # seconds a commit may be held at one offset before the broker is asked
 KAFKA_CHECK_EVERY = 5.0  # seconds between /health's questions to the broker
+PRODUCER_REQUEST_TIMEOUT = 30.0
 
 
 @dataclass
@@ -220,12 +226,19 @@ def create_app(
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
+        # Faust's default is 20 minutes: a request a broker never answers (one restarting
+        # after a kill) held every later send of its partitions that long. Batches of the
+        # idempotent producer never expire, so a timed-out request is only sent again.
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT,
         producer_linger=settings.producer_linger,
         producer_max_request_size=MAX_MESSAGE_BYTES,
         # An agent that raised would be restarted by Faust but consume nothing more; a
         # crash of the whole worker is visible and its uncommitted work is redone.
         agent_supervisor=CrashingSupervisor,
         broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
+        # Kafka wants heartbeats at most a third of the session apart.
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",
@@ -358,6 +371,12 @@ def _wire_feeds(app: Any, ctx: Context, sinks: Sinks, deadletter: DeadLetter) ->
         await DigestAgent(ctx, delivery).run()
 
 
+def _log_where_stuck(app: Any) -> None:
+    log.critical("where each task waits:\n%s", task_stacks(asyncio.all_tasks()))
+    log.critical("producer: %s", producer_state(app.producer))
+    log.critical("consumer: %s", consumer_state(app.consumer))
+
+
 def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:
     """Crash the worker (to be restarted) when its assigned records stop moving."""
     progress, rebalance = Progress(settings.stall_timeout), Rebalance(settings.stall_timeout)
@@ -368,6 +387,7 @@ def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:
             log.critical(
                 "worker stalled: %s; exiting so that it is restarted", rebalance.describe()
             )
+            _log_where_stuck(app)
             await app.crash(RuntimeError(f"worker stalled: {rebalance.describe()}"))
             return
         if app.rebalancing:
@@ -382,4 +402,5 @@ def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:
         if progress.stalled(time.monotonic(), tps, books.read, committed, ends):
             reason = progress.describe(committed, ends)
             log.critical("worker stalled: %s; exiting so that it is restarted", reason)
+            _log_where_stuck(app)
             await app.crash(RuntimeError(f"worker stalled: {reason}"))

@@ -37,6 +37,7 @@ Reads and writes of private state (each used by one caller, named there):
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import weakref
 from collections.abc import Mapping, MutableSequence
@@ -194,3 +195,47 @@ async def refresh_metadata(client: AIOKafkaConsumer | AIOKafkaAdminClient) -> No
     """Fetch fresh cluster metadata: a consumer's ``partitions_for_topic`` then sees any
     topic, and an admin client stops choosing brokers that have left the cluster."""
     await client._client.force_metadata_update()
+
+
+def producer_state(producer: Any) -> str:
+    """What Faust's Kafka producer holds back, for the log of a worker stopping as stalled:
+    nodes with a produce request in flight, partitions muted meanwhile, queued batches
+    per partition, and whether the client's metadata task still runs."""
+    kafka = getattr(producer, "_producer", None)
+    if kafka is None:
+        return "no Kafka producer started"
+    sender, client = kafka._sender, kafka.client
+    queued = {str(tp): len(q) for tp, q in kafka._message_accumulator._batches.items() if q}
+    sync = client._sync_task
+    return (
+        f"in flight to nodes {sorted(sender._in_flight)}; muted "
+        f"{sorted(str(tp) for tp in sender._muted_partitions)}; queued batches {queued}; "
+        f"metadata update awaited: {client._md_update_fut is not None}; metadata task "
+        f"{'stopped: ' + repr(sync.exception()) if sync and sync.done() else 'running'}"
+    )
+
+
+def consumer_state(consumer: Any) -> str:
+    """Faust's Kafka consumer as a worker stopping as stalled logs it: per assigned
+    partition its fetch status and position, and where each task of the consumer's
+    own thread waits."""
+    from agents.liveness import task_stacks
+
+    thread: Any = getattr(consumer, "_thread", None)
+    kafka = getattr(thread, "_consumer", None)
+    if kafka is None:
+        return "no Kafka consumer started"
+    assignment = kafka._subscription.subscription
+    states = []
+    if assignment is not None and assignment.assignment is not None:
+        for tp in sorted(assignment.assignment.tps):
+            state = assignment.assignment.state_value(tp)
+            states.append(
+                f"{tp.topic}[{tp.partition}] {state._status.name} at {state._position}"
+                f"{' paused' if state.paused else ''}"
+            )
+    try:  # another thread's loop: its task set may change while read
+        tasks = task_stacks(asyncio.all_tasks(thread.thread_loop))
+    except RuntimeError as exc:
+        tasks = f"(not read: {exc})"
+    return "; ".join(states) + "\nconsumer thread tasks:\n" + tasks

@@ -16,6 +16,7 @@ of the dedupe window and is read in seconds) is a stall too.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -120,3 +121,26 @@ class Serving:
         if partitions and (self.kafka_error or stale):
             return False, {**facts, "status": "kafka unreachable"}
         return True, {**facts, "status": "ok" if partitions else "standby"}
+
+
+def task_stacks(tasks: Iterable[asyncio.Task[Any]]) -> str:
+    """Where each asyncio task waits, innermost await last: logged when a worker stops
+    itself as stalled, so that the log names the await that held the work."""
+    lines = []
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        lines.append(f"  {task.get_name()}: {' -> '.join(_awaits(task.get_coro()))}")
+    return "\n".join(lines)
+
+
+def _awaits(coro: Any, depth: int = 40) -> list[str]:
+    """The chain of coroutines (and the future at its end) that ``coro`` waits on."""
+    chain: list[str] = []
+    while coro is not None and len(chain) < depth:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            chain.append(type(coro).__name__)
+            break
+        name = frame.f_code.co_filename.rpartition("/")[2]
+        chain.append(f"{frame.f_code.co_name} ({name}:{frame.f_lineno})")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from faust.types import TP
 
-from agents.liveness import Progress, Rebalance, Serving
+from agents.liveness import Progress, Rebalance, Serving, task_stacks
 
 A0, A1 = TP("news.articles", 0), TP("news.articles", 1)
 
@@ -72,3 +74,25 @@ def test_health_is_503_while_rebalancing_or_when_kafka_stops_answering() -> None
     assert (ok, facts["status"]) == (True, "standby")
     serving.kafka_answered(201.0)
     assert serving.report(202.0, rebalancing=False, partitions=3)[0]
+
+
+def test_a_stall_report_names_the_await_each_task_is_held_at() -> None:
+    async def held(gate: asyncio.Event) -> None:
+        await gate.wait()
+
+    async def outer(gate: asyncio.Event) -> None:
+        await held(gate)
+
+    async def main() -> str:
+        gate = asyncio.Event()
+        task = asyncio.create_task(outer(gate), name="analyser")
+        await asyncio.sleep(0)
+        report = task_stacks([task])
+        gate.set()
+        await task
+        return report
+
+    report = asyncio.run(main())
+    assert report.startswith("  analyser: outer (test_liveness.py:")
+    assert "-> held (test_liveness.py:" in report
+    assert "-> wait (locks.py:" in report
