@@ -151,6 +151,13 @@ class Settings(BaseModel):
         "rebuild the analysed fields; newsmon itself does not read them)",
     )
     dedupe_window: float = Field(86_400, gt=0, description="Seconds a story alerts once per rule")
+    session_timeout: float = Field(
+        60,
+        ge=6,
+        le=1800,
+        description="Seconds a worker may send its group no heartbeat before its partitions "
+        "go to the others (a killed worker's work waits this long)",
+    )
     stall_timeout: float = Field(
         120,
         ge=0,

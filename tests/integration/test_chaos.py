@@ -44,7 +44,7 @@ from tests.integration.processes import (
 pytestmark = pytest.mark.broker
 COUNT = size("NEWSMON_CHAOS_ARTICLES", 400)
 RATE = size("NEWSMON_CHAOS_RATE", 40)
-KILLS = size("NEWSMON_CHAOS_KILLS", 2)  # each costs Faust's 60-s session; make chaos: 5
+KILLS = size("NEWSMON_CHAOS_KILLS", 3)  # make chaos: 5
 
 
 @pytest.fixture
@@ -63,6 +63,8 @@ def chaos_env(tmp_path: Path, bootstrap: str) -> dict[str, str]:
         # A worker whose offsets stop moving exits to be restarted (`supervise`): soon
         # enough for the restart to finish within the test's waits.
         NEWSMON_STALL_TIMEOUT="60",
+        # A killed worker's partitions move after this many seconds without a heartbeat.
+        NEWSMON_SESSION_TIMEOUT="10",
     )
 
 
