@@ -4,8 +4,9 @@ Each batch is decoded, analysed once (one spaCy pass), tagged, and matched again
 rule set on the same analysis, so no later stage tokenises again or reads ``news.tagged``
 back. ``news.tagged`` is still published for subscribers (keyed by article id), lean by
 default: the per-word offsets only with ``NEWSMON_TAGGED_WORDS``. Each rule match goes to
-``news.candidates`` keyed by rule id, where the notifier makes the once-per-story
-decision. Bad input goes to ``news.deadletter`` with its reason (stage ``tag``).
+``news.candidates`` keyed by ``<watchlist>/<rule id>``, where the notifier makes the
+once-per-story decision. Bad input goes to ``news.deadletter`` with its reason (stage
+``tag``).
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ async def process_articles(
         (key, value, headers), found = records
         with ctx.metrics.stage("produce").time():
             sent.append(await tagged_sink.send(key=key, value=value, headers=headers))
-            for rule_id, record in found:
-                sent.append(await candidates.send(key=rule_id, value=record))
+            for rule_key, record in found:
+                sent.append(await candidates.send(key=rule_key, value=record))
         ctx.metrics.articles_tagged.inc()
         for name in tagged.topic_names:
             ctx.metrics.topic_tags.labels(topic=name).inc()
@@ -120,5 +121,5 @@ def _records(
         # The candidate carries the article message's time as ingest time, rounded as the
         # header is, so freshness reads the same from either.
         alert = candidate(match, tagged, ingested_at=round(ingested, 3) or None)
-        found.append((alert.rule_id.encode(), wirejson.dumps(alert.to_json())))
+        found.append((alert.rule_key.encode(), wirejson.dumps(alert.to_json())))
     return (tagged.article.id.encode(), value, headers), found

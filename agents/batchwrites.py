@@ -19,8 +19,8 @@ _DELETED = object()
 class BatchWrites:
     """The table as this batch sees it: reads find the batch's own writes first.
 
-    Keys are ``<rule id>|<name>``; every candidate of a rule comes from one partition,
-    so a key is written on behalf of the event that last wrote it.
+    Keys are ``<watchlist>/<rule id>|<name>``; every candidate of a rule comes from one
+    partition, so a key is written on behalf of the event that last wrote it.
     """
 
     def __init__(self, table: Any) -> None:

@@ -87,7 +87,8 @@ class Metrics:
         )
         self.rule_outcomes = Counter(
             "newsmon_rule_outcomes_total",
-            "Decisions on rule matches, per rule (while the rule set has at most "
+            "Decisions on rule matches, per rule (<watchlist>/<rule id>, while the rule set "
+            "has at most "
             f'{RULE_LABEL_LIMIT} rules, else rule="{OTHER_RULES}") and outcome '
             "(alert, duplicate_story, throttled, silenced).",
             ["rule", "outcome"],
@@ -136,6 +137,7 @@ class Metrics:
         return self.stage_seconds.labels(stage=name)
 
 
-def rule_label(rule_id: str, rule_count: int) -> str:
-    """The bounded ``rule`` label value for a rule in a set of ``rule_count`` rules."""
-    return rule_id if rule_count <= RULE_LABEL_LIMIT else OTHER_RULES
+def rule_label(rule_key: str, rule_count: int) -> str:
+    """The bounded ``rule`` label value (``<watchlist>/<rule id>``) for a rule in a set of
+    ``rule_count`` rules."""
+    return rule_key if rule_count <= RULE_LABEL_LIMIT else OTHER_RULES

@@ -1,11 +1,12 @@
 """The notifier agent: news.candidates -> news.alerts and alerts.<route>, once per story.
 
-Candidates are keyed by rule id, so all of one rule's candidates meet in one partition
-and its story state lives in that partition of a changelog-backed Faust table: several
-workers agree because each rule has exactly one owner at a time, and a new owner after a
-rebalance restores the state from the changelog.
+Candidates are keyed by rule (``<watchlist>/<rule id>``: ids are unique per watchlist),
+so all of one rule's candidates meet in one partition and its story state lives in that
+partition of a changelog-backed Faust table: several workers agree because each rule has
+exactly one owner at a time, and a new owner after a rebalance restores the state from
+the changelog.
 
-The table holds one key per story (``<rule id>|story|<fingerprint>``, deleted when the
+The table holds one key per story (``<rule key>|story|<fingerprint>``, deleted when the
 story leaves the dedupe window), so a new story costs one changelog record; the band
 index that finds a candidate's near-duplicates (:class:`monitor.alerting.once_per_story.
 StoryIndex`) is kept in memory by :class:`StoryTable`, built from the table when a rule is
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 STORY = "story"
 
 
-def story_key(rule_id: str, fingerprint: int) -> str:
-    return f"{rule_id}|{STORY}|{fingerprint:016x}"
+def story_key(rule_key: str, fingerprint: int) -> str:
+    return f"{rule_key}|{STORY}|{fingerprint:016x}"
 
 
 class StoryTable:
@@ -67,20 +68,22 @@ class StoryTable:
     async def on_recover(self) -> None:
         self.forget()
 
-    def index(self, rule_id: str) -> StoryIndex:
+    def index(self, rule_key: str) -> StoryIndex:
         if self._indexes is None:
             self._indexes = self._build()
-        return self._indexes.setdefault(rule_id, StoryIndex())
+        return self._indexes.setdefault(rule_key, StoryIndex())
 
     def _build(self) -> dict[str, StoryIndex]:
         indexes: dict[str, StoryIndex] = {}
         for key, value in list(self.table.items()):
             head, _, fingerprint = key.rpartition("|")
-            rule_id, _, kind = head.rpartition("|")
-            if kind == STORY and rule_id:
+            rule_key, _, kind = head.rpartition("|")
+            # Keys written before rules were keyed per watchlist lack the "/": their stories
+            # belong to no rule now, and are left out.
+            if kind == STORY and "/" in rule_key:
                 story_id, seen_at = value
                 seen = Seen(int(fingerprint, 16), str(story_id), float(seen_at))
-                indexes.setdefault(rule_id, StoryIndex()).add(seen)
+                indexes.setdefault(rule_key, StoryIndex()).add(seen)
         return indexes
 
 
@@ -114,10 +117,10 @@ async def _process(
         found = await _decoded(event, deadletter)
         if found is None:
             continue
-        if found.rule_id not in finished:
-            await finish_pending(found.rule_id, stories, sinks, ctx.settings.dedupe_window)
-            finished.add(found.rule_id)
-        if (record := _decide(found, ctx, stories.index(found.rule_id), writes)) is not None:
+        if found.rule_key not in finished:
+            await finish_pending(found.rule_key, stories, sinks, ctx.settings.dedupe_window)
+            finished.add(found.rule_key)
+        if (record := _decide(found, ctx, stories.index(found.rule_key), writes)) is not None:
             raised.append((event, found, record))
     writes.apply()  # once per key, each rule's pending mark before its stories
     if not raised:
@@ -133,10 +136,10 @@ def _clear_marks(table: Any, raised: list[tuple[Any, Candidate, dict[str, Any]]]
     """Clear the pending marks of a batch's acknowledged alerts: one write per rule."""
     sent: dict[str, tuple[Any, set[str]]] = {}
     for event, found, record in raised:
-        sent.setdefault(found.rule_id, (event, set()))[1].add(record["alert_id"])
-    for rule_id, (event, alert_ids) in sent.items():
+        sent.setdefault(found.rule_key, (event, set()))[1].add(record["alert_id"])
+    for key, (event, alert_ids) in sent.items():
         act_for(event)
-        _clear_pending(table, rule_id, alert_ids)
+        _clear_pending(table, key, alert_ids)
 
 
 async def process_candidate(
@@ -161,23 +164,23 @@ def _decide(found: Candidate, ctx: Context, index: StoryIndex, table: Any) -> di
     now = ctx.clock()
     window = ctx.settings.dedupe_window
     for gone in index.expire(now.timestamp(), window):
-        del table[story_key(found.rule_id, gone.fingerprint)]
+        del table[story_key(found.rule_key, gone.fingerprint)]
     decision = decide(
         found.fingerprint,
         now.timestamp(),
         index,
-        table.get(f"{found.rule_id}|alerts") or (),
+        table.get(f"{found.rule_key}|alerts") or (),
         window=window,
         throttle=found.throttle,
     )
     if decision.outcome == ALERT and _silenced(found, ctx, now.timestamp()):
         decision = replace(decision, outcome=SILENCED)
-    label = rule_label(found.rule_id, len(ctx.rules.current.rules))
+    label = rule_label(found.rule_key, len(ctx.rules.current.rules))
     ctx.metrics.rule_outcomes.labels(rule=label, outcome=decision.outcome).inc()
     record = None
     if decision.outcome == ALERT:
         record = alert_record(found, decision.story_id, now)
-        pending = dict(table.get(f"{found.rule_id}|{PENDING}") or {})
+        pending = dict(table.get(f"{found.rule_key}|{PENDING}") or {})
         pending[record["alert_id"]] = {
             "alert": record,
             "route": found.route,
@@ -186,36 +189,36 @@ def _decide(found: Candidate, ctx: Context, index: StoryIndex, table: Any) -> di
         }
         # The mark first: a changelog that holds the story also holds the mark (same
         # partition, and BatchWrites writes marks before stories).
-        table[f"{found.rule_id}|{PENDING}"] = pending
+        table[f"{found.rule_key}|{PENDING}"] = pending
     else:
         ctx.metrics.alerts_suppressed.labels(
             reason=decision.outcome, watchlist=found.watchlist, severity=found.severity
         ).inc()
     if decision.story is not None:
-        _record(table, index, found.rule_id, decision.story)
+        _record(table, index, found.rule_key, decision.story)
     if decision.alert_times is not None:
-        table[f"{found.rule_id}|alerts"] = list(decision.alert_times)
+        table[f"{found.rule_key}|alerts"] = list(decision.alert_times)
     return record
 
 
-def _record(table: Any, index: StoryIndex, rule_id: str, story: Seen) -> None:
+def _record(table: Any, index: StoryIndex, rule_key: str, story: Seen) -> None:
     index.add(story)
-    table[story_key(rule_id, story.fingerprint)] = [story.story_id, story.seen_at]
+    table[story_key(rule_key, story.fingerprint)] = [story.story_id, story.seen_at]
 
 
-def _clear_pending(table: Any, rule_id: str, alert_ids: Collection[str]) -> None:
+def _clear_pending(table: Any, rule_key: str, alert_ids: Collection[str]) -> None:
     pending = {
         alert_id: mark
-        for alert_id, mark in (table.get(f"{rule_id}|{PENDING}") or {}).items()
+        for alert_id, mark in (table.get(f"{rule_key}|{PENDING}") or {}).items()
         if alert_id not in alert_ids
     }
     if pending:
-        table[f"{rule_id}|{PENDING}"] = pending
+        table[f"{rule_key}|{PENDING}"] = pending
     else:
-        del table[f"{rule_id}|{PENDING}"]
+        del table[f"{rule_key}|{PENDING}"]
 
 
-async def finish_pending(rule_id: str, stories: StoryTable, sinks: Any, window: float) -> None:
+async def finish_pending(rule_key: str, stories: StoryTable, sinks: Any, window: float) -> None:
     """Complete alerts a crash interrupted: send the copies the topics do not hold.
 
     The mark is written before its story, so a crash can leave a mark without the
@@ -223,7 +226,7 @@ async def finish_pending(rule_id: str, stories: StoryTable, sinks: Any, window: 
     a second time.
     """
     table = stories.table
-    marks = dict(table.get(f"{rule_id}|{PENDING}") or {})
+    marks = dict(table.get(f"{rule_key}|{PENDING}") or {})
     if not marks:
         return
     since = min(mark["at"] for mark in marks.values())
@@ -237,11 +240,11 @@ async def finish_pending(rule_id: str, stories: StoryTable, sinks: Any, window: 
             ", ".join(sorted(missing[alert_id])) or "none",
         )
         if "fingerprint" in mark:
-            index = stories.index(rule_id)
+            index = stories.index(rule_key)
             decision = decide(int(mark["fingerprint"], 16), mark["at"], index, (), window=window)
             if decision.story is not None:  # the table does not hold the story yet
-                _record(table, index, rule_id, decision.story)
-    _clear_pending(table, rule_id, set(marks))
+                _record(table, index, rule_key, decision.story)
+    _clear_pending(table, rule_key, set(marks))
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:

@@ -12,15 +12,14 @@ A rule set pushed before watchlists had keys of their own sits under the single 
 next push or remove migrates it: its other watchlists are published under their own keys,
 then ``ruleset`` gets a tombstone. Nothing deployed is lost.
 
-Rule ids stay unique across the union: a push whose file reuses a rule id that another
-deployed watchlist holds is refused, naming both.
+Rule ids are unique per watchlist: two watchlists may both hold a rule ``urgent``, and
+the workers keep their candidates, stories and alerts apart by ``<watchlist>/<rule id>``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from agents.feeds import follow, read_all
 from agents.kafka import idempotent_producer
 from agents.settings import Settings
 from agents.topics import RULES, resolve
-from monitor.errors import DefinitionError, Location, RuleError
+from monitor.errors import DefinitionError
 from monitor.rules.files import RuleSet, parse_rules
 
 log = logging.getLogger(__name__)
@@ -103,19 +102,7 @@ class Deployed:
         parts = self.by_watchlist()
         if not parts:
             return None
-        kept: list[RuleSet] = []
-        owners: dict[str, str] = {}
-        for name, (ruleset, origin) in sorted(parts.items()):
-            clash = next((r.id for r in ruleset.rules if r.id in owners), None)
-            if clash is not None:  # pushes check this; a topic written otherwise may not
-                log.error(
-                    "watchlist %s (%s) left out: its rule id %s is also in watchlist %s",
-                    name, origin, clash, owners[clash],
-                )  # fmt: skip
-                continue
-            owners.update(dict.fromkeys((r.id for r in ruleset.rules), name))
-            kept.append(ruleset)
-        union = RuleSet.union(kept)
+        union = RuleSet.union([parts[name][0] for name in sorted(parts)])
         origins = sorted({origin for _, origin in parts.values()})
         return union, ", ".join(origins)
 
@@ -131,37 +118,6 @@ async def latest_ruleset(
 ) -> tuple[RuleSet, str] | None:
     """The union of the deployed watchlists; None if none was pushed."""
     return (await deployed(settings, known_topics)).union()
-
-
-def check_ids(ruleset: RuleSet, state: Deployed, path: str) -> None:
-    """Refuse a file whose rule ids are held by another deployed watchlist."""
-    mine = set(ruleset.watchlists())
-    held = {
-        rule.id: (name, origin)
-        for name, (part, origin) in state.by_watchlist().items()
-        if name not in mine
-        for rule in part.rules
-    }
-    for rule in ruleset.rules:
-        if rule.id in held:
-            name, origin = held[rule.id]
-            line, column, text = _where_id(ruleset.source, rule.id)
-            raise RuleError(
-                Location(path, line, column),
-                f"is already deployed in watchlist {name} ({origin}); rule ids are unique "
-                "across the deployed watchlists",
-                text,
-                rule.id,
-            )
-
-
-def _where_id(source: str, rule_id: str) -> tuple[int, int, str]:
-    """Line, column and text of ``id: <rule_id>`` in a rule file (1, 1, "" if not found)."""
-    pattern = re.compile(r"^(\s*-?\s*id:\s*)['\"]?" + re.escape(rule_id) + r"['\"]?\s*(#.*)?$")
-    for number, line in enumerate(source.splitlines(), start=1):
-        if found := pattern.match(line):
-            return number, len(found.group(1)) + 1, line
-    return 1, 1, ""
 
 
 async def push_ruleset(

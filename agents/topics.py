@@ -40,7 +40,7 @@ TAGGED = TopicSpec("tagged", "news.tagged", "articles with topics, evidence and 
 CANDIDATES = TopicSpec(
     "candidates",
     "news.candidates",
-    "rule matches awaiting the once-per-story decision, keyed by rule id",
+    "rule matches awaiting the once-per-story decision, keyed by <watchlist>/<rule id>",
 )
 ALERTS = TopicSpec("alerts", "news.alerts", "every alert, all watchlists", retention_ms=30 * DAY_MS)
 DEADLETTER = TopicSpec(

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.rulesfeed import (
-    check_ids,
     deployed,
     latest_ruleset,
     push_ruleset,
@@ -58,7 +57,6 @@ def run_rules(args: argparse.Namespace, settings: Settings) -> int:
 def _push(settings: Settings, ruleset: RuleSet, path: Path, known: Collection[str]) -> int:
     """Deploy the file's watchlists; print what changes in them (and only in them)."""
     state = asyncio.run(deployed(settings, known))
-    check_ids(ruleset, state, str(path))  # a clash is a RuleError: exit 2, nothing pushed
     before = state.by_watchlist()
     asyncio.run(push_ruleset(settings, ruleset, str(path), datetime.now(UTC), state))
     after = asyncio.run(latest_ruleset(settings, known))
@@ -169,10 +167,12 @@ def _print_summary(summaries: list[backtest.RuleSummary], total: int) -> None:
 def _print_diff(diffs: list[backtest.RuleDiff], deployed: RuleSet) -> None:
     console = Console()
     table = Table(title=f"against the deployed rule set {deployed.version}")
-    for column in ("rule", "alerts gained", "alerts lost", "examples"):
+    table.add_column("rule", no_wrap=True)
+    for column in ("watchlist", "alerts gained", "alerts lost", "examples"):
         table.add_column(column)
     for d in diffs:
         if d.gained or d.lost:
+            watchlist, _, rule_id = d.rule.partition("/")
             sample = ", ".join([f"+{a}" for a in d.gained[:2]] + [f"-{a}" for a in d.lost[:2]])
-            table.add_row(d.rule_id, str(len(d.gained)), str(len(d.lost)), sample)
+            table.add_row(rule_id, watchlist, str(len(d.gained)), str(len(d.lost)), sample)
     console.print(table if table.row_count else "no change in alerts against the deployed set")

@@ -8,7 +8,9 @@ version, name, severity, watchlist}, ``article`` {id, title, url, source, publis
 A match becomes a :class:`Candidate` first (everything the alert will say, plus the
 story fingerprint); the once-per-story decision (:mod:`monitor.alerting.once_per_story`)
 turns it into an alert or a suppression. Alert ids are deterministic: the same rule
-version and story give the same id, so a restart or a rebalance never mints a new one.
+version and story give the same id, so a restart or a rebalance never mints a new one. A
+rule's version covers its watchlist, so two watchlists' rules of one id never share an
+alert id.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from monitor.alerting.once_per_story import Throttle
 from monitor.rules.files import RuleMatch
+from monitor.rules.ruleset import rule_key
 from monitor.tagging.tagged_article import TaggedArticle
 
 
@@ -38,6 +41,11 @@ class Candidate:
     @property
     def rule_id(self) -> str:
         return str(self.record["rule"]["id"])
+
+    @property
+    def rule_key(self) -> str:
+        """``<watchlist>/<rule id>``: the key of the rule's candidates and story state."""
+        return rule_key(self.watchlist, self.rule_id)
 
     @property
     def watchlist(self) -> str:

@@ -30,6 +30,7 @@ class ArticleResult:
             "matches": [
                 {
                     "rule_id": m.rule.id,
+                    "watchlist": m.rule.watchlist,
                     "severity": m.rule.severity,
                     "matches": [e.to_json() for e in m.matches],
                 }
@@ -67,10 +68,10 @@ def summarize(
     results: Iterable[ArticleResult], ruleset: RuleSet, examples: int = 3
 ) -> list[RuleSummary]:
     """Per rule of the set, in file order: articles matched and the first examples."""
-    summaries = {r.id: RuleSummary(r.id, r.severity, r.watchlist) for r in ruleset.rules}
+    summaries = {r.key: RuleSummary(r.id, r.severity, r.watchlist) for r in ruleset.rules}
     for result in results:
         for match in result.matches:
-            summary = summaries[match.rule.id]
+            summary = summaries[match.rule.key]
             summary.count += 1
             if len(summary.examples) < examples:
                 snippet = match.matches[0].snippet if match.matches else ""
@@ -80,23 +81,25 @@ def summarize(
 
 @dataclass(frozen=True, slots=True)
 class RuleDiff:
-    """Articles a rule alerts on with the new rule set and not the deployed one, and back."""
+    """Articles a rule alerts on with the new rule set and not the deployed one, and back.
 
-    rule_id: str
+    ``rule`` is ``<watchlist>/<rule id>`` (ids are unique per watchlist)."""
+
+    rule: str
     gained: tuple[str, ...]
     lost: tuple[str, ...]
 
 
 def diff(new: Iterable[ArticleResult], deployed: Iterable[ArticleResult]) -> list[RuleDiff]:
-    """Alerts gained and lost per rule id (rules only in one set count all as gained/lost)."""
-    new_pairs = {(m.rule.id, r.article_id) for r in new for m in r.matches}
-    old_pairs = {(m.rule.id, r.article_id) for r in deployed for m in r.matches}
-    rule_ids = sorted({rule for rule, _ in new_pairs | old_pairs})
+    """Alerts gained and lost per rule (rules only in one set count all as gained/lost)."""
+    new_pairs = {(m.rule.key, r.article_id) for r in new for m in r.matches}
+    old_pairs = {(m.rule.key, r.article_id) for r in deployed for m in r.matches}
+    rules = sorted({rule for rule, _ in new_pairs | old_pairs})
     return [
         RuleDiff(
             rule,
             tuple(sorted(a for r, a in new_pairs - old_pairs if r == rule)),
             tuple(sorted(a for r, a in old_pairs - new_pairs if r == rule)),
         )
-        for rule in rule_ids
+        for rule in rules
     ]

@@ -351,14 +351,14 @@ def _check_examples(parsed: list[_Parsed]) -> None:
 
 
 def _unique_ids(parsed: list[_Parsed]) -> None:
-    seen: dict[str, Rule] = {}
+    """Rule ids are unique within a watchlist (two watchlists may use the same id)."""
+    seen: set[str] = set()
     for item in parsed:
-        if item.rule.id in seen:
-            first = seen[item.rule.id]
+        if item.rule.key in seen:
             raise RuleError(
                 item.id_where,
-                f"duplicate rule id (first used in watchlist {first.watchlist!r})",
+                f"duplicate rule id in watchlist {item.rule.watchlist!r}",
                 item.id_line,
                 item.rule.id,
             )
-        seen[item.rule.id] = item.rule
+        seen.add(item.rule.key)

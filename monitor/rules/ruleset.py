@@ -29,6 +29,11 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def rule_key(watchlist: str, rule_id: str) -> str:
+    """The key of a watchlist's rule across every deployed watchlist."""
+    return f"{watchlist}/{rule_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One watch rule. ``version`` hashes its definition, so any change gives a new one."""
@@ -47,6 +52,12 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.version:
             object.__setattr__(self, "version", _digest(self.canonical_json()))
+
+    @property
+    def key(self) -> str:
+        """``<watchlist>/<id>``: rule ids are unique per watchlist, this across all of them
+        (neither part may contain '/' or '|')."""
+        return rule_key(self.watchlist, self.id)
 
     def definition(self) -> dict[str, Any]:
         """The fields the version covers."""

@@ -12,11 +12,12 @@ from prometheus_client import CollectorRegistry
 
 from agents.analyser import INGESTED_AT, process_articles
 from agents.app import build_context
-from agents.context import Context
+from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.notifier import StoryTable, process_candidate, process_candidates, story_key
 from agents.settings import load_settings
 from monitor.alerting.silences import new_silence
+from monitor.rules.files import parse_rules
 from monitor.text.article import article_from_text, encode_article
 from tests.agents.fakes import ChangelogTable, FakeSinks, FakeTopic, events
 from tests.conftest import SEED
@@ -100,15 +101,21 @@ async def _candidates(ctx: Context) -> FakeTopic:
     return candidates
 
 
+def _key(candidate: dict[str, Any]) -> str:
+    """A candidate's rule key, ``<watchlist>/<rule id>``."""
+    return f"{candidate['rule']['watchlist']}/{candidate['rule']['id']}"
+
+
 async def test_analyser_publishes_one_candidate_per_matching_rule_keyed_by_rule(
     registry_and_ctx: Any,
 ) -> None:
     _, ctx = registry_and_ctx
     sink = await _candidates(ctx)
-    rule_ids = [json.loads(s.value)["rule"]["id"] for s in sink.sent]
-    assert len(rule_ids) >= 2, "the seed matches rules of several watchlists"
-    assert [s.key for s in sink.sent] == [r.encode() for r in rule_ids]
-    assert len(set(rule_ids)) == len(rule_ids)
+    rules = [json.loads(s.value)["rule"] for s in sink.sent]
+    assert len({r["watchlist"] for r in rules}) >= 2, "the seed matches several watchlists"
+    keys = [f"{r['watchlist']}/{r['id']}".encode() for r in rules]
+    assert [s.key for s in sink.sent] == keys
+    assert len(set(keys)) == len(keys)
 
 
 async def test_candidates_carry_the_article_message_time_as_ingest_time(
@@ -287,6 +294,48 @@ async def test_a_mark_that_outlived_its_story_does_not_page_twice(registry_and_c
     assert not any(key.endswith("|pending") for key in restored)
 
 
+SAME_ID_TWICE = """\
+watchlists:
+  - name: alpha
+    rules:
+      - id: urgent
+        query: coalition
+        must_match: ["a coalition"]
+        must_not_match: ["nothing"]
+  - name: bravo
+    rules:
+      - id: urgent
+        query: coalition
+        must_match: ["a coalition"]
+        must_not_match: ["nothing"]
+"""
+
+
+async def test_one_rule_id_in_two_watchlists_gives_two_rules_with_their_own_alerts(
+    registry_and_ctx: Any,
+) -> None:
+    registry, base = registry_and_ctx
+    ctx = replace(base, rules=RulesHolder(parse_rules(SAME_ID_TWICE, "two.yaml", ()), "two"))
+    candidates = await _candidates(ctx)
+    assert sorted(s.key for s in candidates.sent) == [b"alpha/urgent", b"bravo/urgent"]
+    table, sinks = ChangelogTable(), FakeSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    await process_candidates(
+        events(*(s.value for s in candidates.sent), topic="news.candidates"),
+        ctx,
+        StoryTable(table),
+        sinks,
+        dead,
+    )
+    alerts = [json.loads(s.value) for s in sinks.alerts.sent]
+    assert sorted(a["rule"]["watchlist"] for a in alerts) == ["alpha", "bravo"]
+    assert len({a["alert_id"] for a in alerts}) == 2, "one story, two rules, two alerts"
+    assert sum("|story|" in key for key, _ in table.changelog) == 2, "a story per rule"
+    for watchlist in ("alpha", "bravo"):
+        rule = f"{watchlist}/urgent"
+        assert _count(registry, "newsmon_rule_outcomes_total", rule=rule, outcome="alert") >= 1
+
+
 async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx: Any) -> None:
     _, ctx = registry_and_ctx
     first = json.loads((await _candidates(ctx)).sent[0].value)
@@ -294,7 +343,7 @@ async def test_a_crashed_batch_is_completed_with_one_read_back(registry_and_ctx:
     crashing = CrashingSinks()
     table = await _crashed(ctx, crashing, *batch)
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
-    assert len(table[f"{first['rule']['id']}|pending"]) == 3
+    assert len(table[f"{_key(first)}|pending"]) == 3
 
     restarted = FakeSinks()
     restarted.alerts = crashing.alerts  # the first alert reached news.alerts before the crash
@@ -343,7 +392,7 @@ async def test_a_batch_marks_once_before_its_stories_and_clears_once(
     assert marks == [0, len(keys) - 1], "marked before every story, cleared after"
     assert len(table.changelog[0][1]) == 3
     assert len(keys) == len(set(keys[1:-1])) + 2, "every story key written once"
-    assert keys[1:-1] == [story_key(first_candidate["rule"]["id"], int(fp, 16)) for fp in STORIES]
+    assert keys[1:-1] == [story_key(_key(first_candidate), int(fp, 16)) for fp in STORIES]
     assert len(sinks.alerts.sent) == 3
 
 
@@ -352,7 +401,7 @@ async def test_a_new_story_costs_one_table_record_and_leaves_with_the_window(
 ) -> None:
     _, ctx = registry_and_ctx
     first = json.loads((await _candidates(ctx)).sent[0].value)
-    rule_id, fingerprint = first["rule"]["id"], int(first["fingerprint"], 16)
+    rule_key, fingerprint = _key(first), int(first["fingerprint"], 16)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     table, sinks = ChangelogTable(), FakeSinks()
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
@@ -366,7 +415,7 @@ async def test_a_new_story_costs_one_table_record_and_leaves_with_the_window(
         dead,
     )
     stories = [key for key, _ in table.changelog if "|story|" in key]
-    assert stories == [story_key(rule_id, fingerprint)]
+    assert stories == [story_key(rule_key, fingerprint)]
 
     # Past the window, deciding the rule's next candidate deletes the expired story's key.
     later = replace(ctx, clock=lambda: start + timedelta(seconds=window + 1))
@@ -378,9 +427,9 @@ async def test_a_new_story_costs_one_table_record_and_leaves_with_the_window(
         sinks,
         dead,
     )
-    assert story_key(rule_id, fingerprint) not in table
-    assert story_key(rule_id, 0x0F0F0F0F0F0F0F0F) in table
-    assert (story_key(rule_id, fingerprint), None) in table.changelog, "deleted, not left"
+    assert story_key(rule_key, fingerprint) not in table
+    assert story_key(rule_key, 0x0F0F0F0F0F0F0F0F) in table
+    assert (story_key(rule_key, fingerprint), None) in table.changelog, "deleted, not left"
 
 
 async def test_a_restarted_notifier_finds_its_stories_in_the_table(registry_and_ctx: Any) -> None:
@@ -410,7 +459,7 @@ async def test_a_failed_batch_forgets_the_stories_it_did_not_store(registry_and_
     other_rule = dict(first, rule=dict(first["rule"], id="other-rule"))
     # A pending mark of another rule, to be completed when that rule first comes up.
     mark = {"alert": {"alert_id": "a1"}, "route": first["route"], "at": 0.0}
-    table: dict[str, Any] = {"other-rule|pending": {"a1": mark}}
+    table: dict[str, Any] = {f"{_key(other_rule)}|pending": {"a1": mark}}
     stories = StoryTable(table)
     dead = DeadLetter(FakeTopic("d"), ctx.metrics)
     batch = [json.dumps(first).encode(), json.dumps(other_rule).encode()]

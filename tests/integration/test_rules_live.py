@@ -263,7 +263,8 @@ def test_a_silence_suppresses_alerts_of_its_watchlist(own: Worker, tmp_path: Pat
         )
     )
     assert run_newsmon(own.env, "replay", str(story)).returncode == 0
-    pattern = r'newsmon_rule_outcomes_total\{outcome="silenced",rule="ceasefire-talks-stall"\}'
+    rule = "ceasefire-talks/ceasefire-talks-stall"  # <watchlist>/<rule id>
+    pattern = rf'newsmon_rule_outcomes_total\{{outcome="silenced",rule="{rule}"\}}'
     wait_for(lambda: re.search(pattern, _metrics(own)), 60, "the silenced outcome")
     assert not [a for a in _alerts(own) if a["article"]["id"] == "truce-talks-stall-9"]
 

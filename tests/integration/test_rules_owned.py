@@ -1,7 +1,7 @@
 """Rule sets each analyst owns, on the real broker: two pushes of different watchlists
 both stay applied on the worker, a rule set pushed under the old single key is migrated
-and keeps alerting, a rule id another watchlist holds is refused, and `rules remove`
-withdraws one watchlist only."""
+and keeps alerting, two watchlists' rules of one id both alert on a story (alert ids of
+their own), and `rules remove` withdraws one watchlist only."""
 
 from __future__ import annotations
 
@@ -86,6 +86,8 @@ def _alerts(bootstrap: str, prefix: str) -> list[dict[str, Any]]:
 
 STORIES = {
     "one": "Fishermen found a {} near the harbour wall on Monday morning.",
+    "three": "A {} washed up on the northern beach, far from any shipping lane, say coast "
+    "guards who closed the shore to walkers until the weekend.",
     "two": "Inspectors say the {} was moved overnight to a depot outside the city, "
     "where engineers will examine it after the holiday weekend.",
 }
@@ -146,14 +148,35 @@ def test_analysts_own_their_watchlists(
     assert sorted(latest) == ["watchlist/alpha", "watchlist/bravo", "watchlist/legacy"]
     assert all(int(size) > 0 for size in latest.values())
 
-    # A rule id held by another watchlist is refused, with the file's line and column.
-    clash = tmp_path / "clash.yaml"
-    clash.write_text("watchlists:\n" + _watchlist("bravo", "alpha-rule", "bravo marker"))
-    refused = run_newsmon(worker.env, "rules", "push", str(clash))
-    assert refused.returncode == 2
-    assert f"{clash}:4:13: rule 'alpha-rule': is already deployed in watchlist alpha" in (
-        refused.stderr
+    # Rule ids are unique per watchlist: bravo may hold a rule named like alpha's, and
+    # both alert on the same story, each with an alert id of its own.
+    third = _push(
+        worker,
+        tmp_path / "bravo.yaml",
+        _watchlist("bravo", "bravo-rule", "bravo marker")
+        + _watchlist("bravo", "alpha-rule", "alpha marker").split("    rules:\n", 1)[1],
     )
+    assert "bravo: added alpha-rule" in third
+    version = third.split("pushed rule set ")[1].split()[0]
+    wait_for(
+        lambda: all(
+            get_json(f"http://127.0.0.1:{w.port}/health")["ruleset_version"] == version
+            for w in workers
+        ),
+        30,
+        "every worker to apply bravo's second rule",
+    )
+    _replay(worker, tmp_path / "three.jsonl", "alpha marker")
+
+    def shared() -> list[dict[str, Any]]:
+        return [a for a in _alerts(bootstrap, prefix) if a["article"]["id"].endswith("-three")]
+
+    wait_for(lambda: len(shared()) >= 2, 90, "alpha's and bravo's alpha-rule alerts")
+    assert sorted((a["rule"]["watchlist"], a["rule"]["id"]) for a in shared()) == [
+        ("alpha", "alpha-rule"),
+        ("bravo", "alpha-rule"),
+    ]
+    assert len({a["alert_id"] for a in shared()}) == 2
 
     removed = run_newsmon(worker.env, "rules", "remove", "alpha")
     assert removed.returncode == 0, removed.stderr
@@ -168,9 +191,12 @@ def test_analysts_own_their_watchlists(
     )
     _replay(worker, tmp_path / "two.jsonl", "alpha marker", "bravo marker")
     wait_for(
-        lambda: any(a["article"]["id"].endswith("-two") for a in _alerts(bootstrap, prefix)),
+        lambda: sum(a["article"]["id"].endswith("-two") for a in _alerts(bootstrap, prefix)) >= 2,
         90,
-        "bravo's alert after the removal",
+        "bravo's alerts after the removal",
     )
     after = [a for a in _alerts(bootstrap, prefix) if a["article"]["id"].endswith("-two")]
-    assert [a["rule"]["watchlist"] for a in after] == ["bravo"]
+    assert sorted((a["rule"]["watchlist"], a["rule"]["id"]) for a in after) == [
+        ("bravo", "alpha-rule"),
+        ("bravo", "bravo-rule"),
+    ]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.rulesfeed import LEGACY_KEY, Deployed, check_ids, encode_watchlist, key_of
+from agents.rulesfeed import LEGACY_KEY, Deployed, encode_watchlist, key_of
 from monitor.errors import RuleError
 from monitor.rules.files import parse_rules
 from newsmon.rulescmd import push_diff
@@ -53,15 +53,26 @@ def test_the_union_keeps_every_watchlist_and_own_keys_win_over_the_legacy_one() 
     assert sorted(r.id for r in union[0].rules) == ["o1", "s2"]
 
 
-def test_a_rule_id_held_by_another_watchlist_is_refused_with_its_place() -> None:
+def test_two_watchlists_may_hold_the_same_rule_id_and_both_are_applied() -> None:
     state = Deployed(())
-    state.take(_records(_file(("alpha", "a1")), "alpha"))
-    clash = parse_rules(_file(("bravo", "a1")), "b.yaml", ())
+    state.take(_records(_file(("alpha", "urgent")), "alpha"))
+    state.take(_records(_file(("bravo", "urgent")), "bravo"))
+    union = state.union()
+    assert union is not None
+    rules = union[0].rules
+    assert sorted(r.key for r in rules) == ["alpha/urgent", "bravo/urgent"]
+    assert rules[0].version != rules[1].version  # so their alert ids never meet
+
+
+def test_a_rule_id_twice_in_one_watchlist_is_refused_with_its_place() -> None:
+    text = _file(("alpha", "a1")) + (
+        "      - id: a1\n        query: other\n"
+        '        must_match: ["other"]\n        must_not_match: ["nothing"]\n'
+    )
     with pytest.raises(RuleError) as refused:
-        check_ids(clash, state, "b.yaml")
-    assert str(refused.value.location) == "b.yaml:4:13"
-    assert "is already deployed in watchlist alpha" in str(refused.value)
-    check_ids(parse_rules(_file(("alpha", "a1")), "a.yaml", ()), state, "a.yaml")  # its own
+        parse_rules(text, "a.yaml", ())
+    assert str(refused.value.location) == "a.yaml:8:13"
+    assert "duplicate rule id in watchlist 'alpha'" in str(refused.value)
 
 
 def test_a_push_lists_what_changes_in_its_own_watchlists_only() -> None:
