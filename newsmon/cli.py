@@ -69,8 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run a worker: analyser and notifier agents")
     replay = commands.add_parser("replay", help="publish articles to the articles topic")
     replay.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SEEDS])
-    replay.add_argument(
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument(
         "--rate", type=_positive, help="articles per second (default: as fast as possible)"
+    )
+    pace.add_argument(
+        "--speedup",
+        type=_positive,
+        metavar="F",
+        help="keep the articles' relative publication times, F times faster (86400: a day "
+        "a second); articles without a time, or behind the replay's clock, go at once",
     )
     replay.add_argument("--loop", action="store_true", help="replay again and again")
     replay.add_argument("--limit", type=_count(1), help="stop after N articles")
@@ -313,7 +321,13 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     console = Console(stderr=True)
     summary = asyncio.run(
         replay(
-            settings, args.paths, rate=args.rate, loop=args.loop, limit=args.limit, console=console
+            settings,
+            args.paths,
+            rate=args.rate,
+            speedup=args.speedup,
+            loop=args.loop,
+            limit=args.limit,
+            console=console,
         )
     )
     rate = summary.published / summary.seconds if summary.seconds else 0.0

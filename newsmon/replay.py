@@ -6,8 +6,9 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -21,6 +22,40 @@ from newsmon.sources import Record, read_records
 
 log = logging.getLogger(__name__)
 _PROGRESS_AFTER = 200
+
+
+class Pacer:
+    """When to send each article: at most ``rate`` a second, or at its publication time
+    relative to the first dated article, ``speedup`` times faster; else at once.
+
+    Under ``speedup`` an article without a publication time, or one dated before the
+    replay's clock (a corpus out of order), is sent at once: file order is kept.
+    """
+
+    def __init__(
+        self,
+        rate: float | None = None,
+        speedup: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate and speedup:
+            raise ValueError("give a rate or a speed-up, not both")
+        self.rate, self.speedup, self.clock = rate, speedup, clock
+        self.started = clock()
+        self._first: datetime | None = None
+
+    def delay(self, index: int, article: Article) -> float:
+        """Seconds to wait before sending the ``index``-th article."""
+        now = self.clock()
+        if self.rate:
+            return max(0.0, self.started + index / self.rate - now)
+        if not self.speedup or article.published_at is None:
+            return 0.0
+        if self._first is None:
+            self._first, self.started = article.published_at, now
+            return 0.0
+        offset = (article.published_at - self._first).total_seconds() / self.speedup
+        return max(0.0, self.started + offset - now)
 
 
 @dataclass
@@ -54,11 +89,13 @@ async def replay(
     paths: list[Path],
     *,
     rate: float | None = None,
+    speedup: float | None = None,
     loop: bool = False,
     limit: int | None = None,
     console: Console | None = None,
 ) -> ReplaySummary:
-    """Publish every article (at most ``limit``, at most ``rate``/s) with an idempotent producer."""
+    """Publish every article (at most ``limit``, paced by :class:`Pacer`) with an
+    idempotent producer."""
     console = console or Console(stderr=True)
     summary = ReplaySummary()
     await ensure_topics(settings, all_topics(settings))
@@ -66,6 +103,7 @@ async def replay(
     producer = idempotent_producer(settings)
     await producer.start()
     started = time.monotonic()
+    pacer = Pacer(rate, speedup)
     try:
         articles = _articles(settings, paths, loop, console, summary)
         with Progress(
@@ -73,8 +111,8 @@ async def replay(
         ) as progress:
             task = progress.add_task("replaying", total=limit)
             for index, article in enumerate(itertools.islice(articles, limit)):
-                if rate:
-                    await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+                if wait := pacer.delay(index, article):
+                    await asyncio.sleep(wait)
                 await producer.send(topic, encode_article(article), key=article.id.encode())
                 summary.published += 1
                 progress.advance(task)

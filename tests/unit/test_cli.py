@@ -119,3 +119,10 @@ def test_rules_test_diff_reports_alerts_gained_and_lost(tmp_path: Path) -> None:
     lines = [line for line in result.stdout.splitlines() if "coalition-summit" in line]
     assert any("coalition-summit-v2" in line and "│ 1 " in line for line in lines), result.stdout
     assert any("coalition-summit " in line for line in lines), result.stdout
+
+
+def test_replay_takes_a_rate_or_a_speedup_not_both() -> None:
+    result = _run("replay", str(SEED), "--rate", "5", "--speedup", "60")
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr
+    assert "Traceback" not in result.stderr
