@@ -3,7 +3,7 @@
 The wire contract (``monitor/schemas/alert.schema.json``): ``alert_id``, ``rule`` {id,
 version, name, severity, watchlist}, ``article`` {id, title, url, source, published_at},
 ``matches`` [{term, field, start, end, snippet}], ``topics`` [{name, score, confidence}],
-``entities`` [{text, label, canonical}], ``story_id``, ``raised_at``.
+``entities`` [{text, label, canonical}], ``story_id``, ``raised_at``, ``kind``.
 
 A match becomes a :class:`Candidate` first (everything the alert will say, plus the
 story fingerprint); the once-per-story decision (:mod:`monitor.alerting.once_per_story`)
@@ -24,6 +24,10 @@ from monitor.alerting.once_per_story import Throttle
 from monitor.rules.files import RuleMatch
 from monitor.rules.ruleset import rule_key
 from monitor.tagging.tagged_article import TaggedArticle
+
+#: Alert kinds (the schema's ``kind``): a rule on a new story; later, a story update or a
+#: spike of coverage.
+RULE_ALERT, STORY_UPDATE, SPIKE = "rule", "story_update", "spike"
 
 
 def alert_id(rule_id: str, rule_version: str, story_id: str) -> str:
@@ -120,4 +124,5 @@ def alert_record(found: Candidate, story_id: str, raised_at: datetime) -> dict[s
         "entities": record["entities"],
         "story_id": story_id,
         "raised_at": raised_at.isoformat(),
+        "kind": RULE_ALERT,
     }

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jsonschema
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -158,11 +159,28 @@ async def test_notifier_alerts_once_per_story_and_counts_copies(
     assert len(alerts) == len(candidates.sent)
     for alert in alerts:
         alert_schema.validate(alert)
+        assert alert["kind"] == "rule"
         rule = next(r for r in ctx.rules.current.rules if r.id == alert["rule"]["id"])
         routed = {json.loads(s.value)["alert_id"] for s in sinks.routes[rule.route].sent}
         assert alert["alert_id"] in routed
     suppressed = _total(registry, "newsmon_alerts_suppressed_total", reason="duplicate_story")
     assert suppressed - before == len(alerts), "each copy counted once as duplicate_story"
+
+
+async def test_the_alert_kind_is_one_of_three_and_absent_means_an_older_rule_alert(
+    registry_and_ctx: Any, alert_schema: Any
+) -> None:
+    _, ctx = registry_and_ctx
+    candidates, sinks = await _candidates(ctx), FakeSinks()
+    dead = DeadLetter(FakeTopic("d"), ctx.metrics)
+    [event] = events(candidates.sent[0].value, topic="news.candidates")
+    await process_candidate(event, ctx, StoryTable({}), sinks, dead)
+    alert = json.loads(sinks.alerts.sent[0].value)
+    for kind in ("rule", "story_update", "spike"):
+        alert_schema.validate(dict(alert, kind=kind))
+    alert_schema.validate({k: v for k, v in alert.items() if k != "kind"})
+    with pytest.raises(jsonschema.ValidationError):
+        alert_schema.validate(dict(alert, kind="burst"))
 
 
 async def test_alert_ids_are_the_same_after_a_restart(registry_and_ctx: Any) -> None:
