@@ -43,7 +43,7 @@ from monitor.alerting.delivery import (
     retriable,
     signature,
 )
-from monitor.rules.ruleset import SEVERITIES, Webhook
+from monitor.rules.ruleset import Webhook, at_least
 
 log = logging.getLogger(__name__)
 REASON = "webhook_failed"
@@ -134,7 +134,7 @@ class Delivery:
         hooks = [
             h
             for h in self.ctx.rules.current.webhooks.get(watchlist, ())
-            if SEVERITIES.index(severity) <= SEVERITIES.index(h.min_severity)
+            if at_least(severity, h.min_severity)
         ]
         failures = await asyncio.gather(*(self._send(session, alert, h) for h in hooks))
         for hook, failure in zip(hooks, failures, strict=True):

@@ -14,7 +14,7 @@ from rich.text import Text
 from agents.kafka import reader
 from agents.settings import Settings
 from agents.topics import ALERTS, ROUTE, resolve
-from monitor.rules.files import SEVERITIES
+from monitor.rules.ruleset import at_least
 
 _STYLE = {
     "critical": "bold white on red",
@@ -79,10 +79,7 @@ _MATCHED = "bold magenta"
 
 
 def _wanted(alert: dict[str, Any], severity: str | None) -> bool:
-    if severity is None:
-        return True
-    rank = SEVERITIES.index
-    return rank(alert["rule"]["severity"]) <= rank(severity)
+    return severity is None or at_least(alert["rule"]["severity"], severity)
 
 
 async def tail(

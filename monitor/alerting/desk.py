@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from monitor.rules.files import SEVERITIES
+from monitor.rules.ruleset import SEVERITIES, at_least
 
 #: Verdicts an analyst can give on an alert (``news.feedback``).
 VERDICTS = ("relevant", "not_relevant", "wrong_topic", "missed_topic")
@@ -70,12 +70,11 @@ class Filters:
 
     def admit(self, alert: Mapping[str, Any]) -> bool:
         rule, article = alert["rule"], alert["article"]
-        rank = SEVERITIES.index
         raised = _when(alert["raised_at"])
         source = (article.get("source") or "").casefold()
         return (
             (not self.watchlist or rule["watchlist"] == self.watchlist)
-            and (not self.severity or rank(rule["severity"]) <= rank(self.severity))
+            and (not self.severity or at_least(rule["severity"], self.severity))
             and (not self.topic or self.topic in {t["name"] for t in alert.get("topics", ())})
             and (
                 not self.entity

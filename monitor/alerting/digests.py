@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-from monitor.rules.ruleset import SEVERITIES, Digest
+from monitor.rules.ruleset import SEVERITIES, Digest, at_least
 
 
 def last_closed(now: float, every: float, grace: float) -> tuple[float, float]:
@@ -32,8 +32,7 @@ def digest_id(watchlist: str, digest: str, start: float) -> str:
 def admits(digest: Digest, alert: Mapping[str, Any], start: float, end: float) -> bool:
     """Whether ``alert`` belongs in ``digest``'s period (by its raise time) and severity."""
     raised = datetime.fromisoformat(alert["raised_at"]).timestamp()
-    rank = SEVERITIES.index
-    return start <= raised < end and rank(alert["rule"]["severity"]) <= rank(digest.min_severity)
+    return start <= raised < end and at_least(alert["rule"]["severity"], digest.min_severity)
 
 
 def compose(

@@ -22,6 +22,13 @@ from monitor.tagging.tags import Evidence, TopicTag
 from monitor.text.nlp import Analyzed
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def at_least(severity: str, floor: str) -> bool:
+    """Whether ``severity`` is ``floor`` or more severe (an unknown severity is not)."""
+    return severity in SEVERITIES and SEVERITIES.index(severity) <= SEVERITIES.index(floor)
+
+
 ROUTE_PREFIX = "alerts."
 
 

@@ -449,3 +449,12 @@ def test_presearch_agrees_with_evaluating_every_rule(
     article = analyze(pipeline, body or "zulu", title, source)
     topics = tags("coalition") if topical else ()
     assert rules.match(article, topics) == rules.match_all(article, topics)
+
+
+def test_severity_at_least_orders_critical_first_and_refuses_unknown_ones() -> None:
+    from monitor.rules.ruleset import at_least
+
+    assert at_least("critical", "high")
+    assert at_least("high", "high")
+    assert not at_least("medium", "high")
+    assert not at_least("urgent", "info"), "a severity newsmon does not know admits nothing"
