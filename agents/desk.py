@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -50,7 +50,7 @@ from agents.deskusers import load_users, matches
 from agents.internals import refresh_metadata
 from agents.kafka import ensure_topics, idempotent_producer, reader
 from agents.settings import Settings
-from agents.topics import ALERTS, FEEDBACK, TRIAGE, resolve
+from agents.topics import ALERTS, FEEDBACK, TRIAGE, TopicSpec, resolve
 from monitor import wirejson
 from monitor.alerting.desk import (
     DeskView,
@@ -280,24 +280,24 @@ async def _events(request: web.Request) -> web.StreamResponse:
 
 
 async def _post_feedback(request: web.Request) -> web.Response:
-    desk: Desk = request.app["desk"]
-    alert = desk.view.get(request.match_info["alert_id"])
-    if alert is None:
-        raise web.HTTPNotFound(text="no such alert on this desk\n")
-    try:
-        given = await request.json()
-        if not isinstance(given, dict):
-            raise FeedbackError("send a JSON object")
-        record = feedback_record(alert, request["user"], given, datetime.now(UTC))
-    except (FeedbackError, ValueError) as exc:
-        raise web.HTTPBadRequest(text=f"{exc}\n") from None
-    key = f"{record['alert_id']}/{record['user']}".encode()
-    topic = resolve(FEEDBACK, desk.settings).name
-    await (await desk.producer.send(topic, wirejson.dumps(record, foreign=True), key=key))
-    return _json(record, status=202)
+    """A verdict, compacted by alert id and user on ``news.feedback``."""
+    return await _post_record(request, FEEDBACK, feedback_record, ("alert_id", "user"))
 
 
 async def _post_triage(request: web.Request) -> web.Response:
+    """An acknowledgement, assignment or note, compacted by alert id on ``news.triage``."""
+    return await _post_record(request, TRIAGE, triage_record, ("alert_id",))
+
+
+async def _post_record(
+    request: web.Request,
+    spec: TopicSpec,
+    make: Callable[[Mapping[str, Any], str, Mapping[str, Any], datetime], dict[str, Any]],
+    key_fields: tuple[str, ...],
+) -> web.Response:
+    """Validate an analyst's JSON about a loaded alert, publish it keyed by ``key_fields``
+    (joined by '/') and answer 202 with the record; 404 for an unknown alert, 400 for bad
+    input."""
     desk: Desk = request.app["desk"]
     alert = desk.view.get(request.match_info["alert_id"])
     if alert is None:
@@ -306,12 +306,12 @@ async def _post_triage(request: web.Request) -> web.Response:
         given = await request.json()
         if not isinstance(given, dict):
             raise FeedbackError("send a JSON object")
-        record = triage_record(alert, request["user"], given, datetime.now(UTC))
+        record = make(alert, request["user"], given, datetime.now(UTC))
     except (FeedbackError, ValueError) as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
-    topic = resolve(TRIAGE, desk.settings).name
-    value = wirejson.dumps(record, foreign=True)
-    await (await desk.producer.send(topic, value, key=record["alert_id"].encode()))
+    key = "/".join(str(record[field]) for field in key_fields).encode()
+    topic = resolve(spec, desk.settings).name
+    await (await desk.producer.send(topic, wirejson.dumps(record, foreign=True), key=key))
     return _json(record, status=202)
 
 

@@ -2,7 +2,8 @@
 Debian's chromedriver (nothing is downloaded). The seed is replayed while the page is
 open; its alerts must appear within 10 s of the replay's end with the matched words
 highlighted where the alert's offsets say; a click on "not relevant" must put a verdict on
-news.feedback, read back with kcat."""
+news.feedback, read back with kcat; assigning it (two prompts) must show its state and put
+a record on news.triage."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.alert import Alert
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -52,6 +55,18 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+def _open_prompt(browser: WebDriver) -> Callable[[], Alert | None]:
+    def found() -> Alert | None:
+        try:
+            prompt = browser.switch_to.alert
+            prompt.text  # noqa: B018 - raises while no dialog is open
+        except NoAlertPresentException:
+            return None
+        return prompt
+
+    return found
 
 
 def test_an_alert_appears_highlighted_and_a_verdict_reaches_kafka(
@@ -113,3 +128,27 @@ def test_an_alert_appears_highlighted_and_a_verdict_reaches_kafka(
         assert [(r["alert_id"], r["user"], r["verdict"]) for r in records] == [
             (judged["alert_id"], "local", "not_relevant")
         ]
+
+        # Triage: "assign…" asks whom and for a note (two prompts), then the state shows
+        # on the alert and the record is on news.triage.
+        node.find_element(By.CSS_SELECTOR, ".triage button[data-state='assigned']").click()
+        for answer in ("dana", "checking the second source"):
+            prompt = wait_for(_open_prompt(browser), 10, "the desk's prompt")
+            prompt.send_keys(answer)
+            prompt.accept()
+        state = f"#alert-{judged['alert_id']} .triage .state"
+        wait_for(
+            lambda: (
+                browser.find_element(By.CSS_SELECTOR, state).text
+                == "assigned to dana (by local) — checking the second source"
+            ),
+            10,
+            "the triage state shown on the alert",
+        )
+        [moved] = [json.loads(v) for v in kcat_read(bootstrap, f"{prefix}news.triage")]
+        assert (moved["alert_id"], moved["state"], moved["assignee"], moved["by"]) == (
+            judged["alert_id"],
+            "assigned",
+            "dana",
+            "local",
+        )
