@@ -372,9 +372,13 @@ def _wire_feeds(app: Any, ctx: Context, sinks: Sinks, deadletter: DeadLetter) ->
 
 
 def _log_where_stuck(app: Any) -> None:
-    log.critical("where each task waits:\n%s", task_stacks(asyncio.all_tasks()))
-    log.critical("producer: %s", producer_state(app.producer))
-    log.critical("consumer: %s", consumer_state(app.consumer))
+    """The stall report; it never keeps a stalled worker from exiting."""
+    try:
+        log.critical("where each task waits:\n%s", task_stacks(asyncio.all_tasks()))
+        log.critical("producer: %s", producer_state(app.producer))
+        log.critical("consumer: %s", consumer_state(app.consumer))
+    except Exception:
+        log.exception("the stall report failed")
 
 
 def _stop_when_stalled(app: Any, settings: Settings, inputs: set[str]) -> None:

@@ -30,6 +30,9 @@ Reads and writes of private state (each used by one caller, named there):
   (the notifier's flush barrier).
 - :func:`act_for`: Faust's current event, which decides a table write's changelog
   partition (the notifier's batch writes).
+- :func:`producer_state` and :func:`consumer_state`: what the producer holds back (nodes
+  in flight, muted partitions, queued batches, the metadata task) and each assigned
+  partition's fetch state with the consumer thread's tasks (the stall report).
 - :func:`refresh_metadata`: aiokafka's forced metadata refresh, for the partitions of a
   topic a consumer does not subscribe to (reading topics to their end), and for an admin
   client whose metadata still names a broker just killed (creating topics).
