@@ -11,6 +11,16 @@ Patches (applied by :func:`install` and :func:`install_client_fix`, both idempot
 - **Commits only past finished work.** Faust's ``Consumer._new_offset`` and
   ``Consumer._add_gap`` are replaced; the rule they follow is
   :func:`agents.offsets.next_commit` (why: that module's docstring).
+- **Uncommitted partitions start again from their beginning after a rebalance.** Faust
+  drops records it fetched while a rebalance or table recovery is under way (a
+  generation change cuts ``getmany`` short; partitions paused for recovery are skipped)
+  and then seeks every partition back to its committed offset, which re-fetches them.
+  A partition without a commit is not moved (aiokafka's ``seek_to_committed`` skips it),
+  so records dropped before a partition's first commit were never fetched again: the
+  partition stalled, or, with later records processed, a commit over them lost them (a
+  broker kill before the group's first commits, in the cluster test).
+  ``Consumer.perform_seek`` is wrapped to seek those partitions of the agents' topics to
+  their beginning (:func:`_perform_seek`).
 - **Idempotent produces.** Faust's aiokafka transport gets a producer whose private
   ``_settings_extra`` turns idempotence on (Faust does so only with ``exactly_once``; a
   produce retried across a broker restart otherwise doubled an alert).
@@ -46,7 +56,7 @@ import weakref
 from collections.abc import Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
 
@@ -57,6 +67,7 @@ if TYPE_CHECKING:  # Faust loads only where a worker runs: the CLI's clients nee
 SUPPORTED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
 _stock_add_topic = AIOKafkaClient.add_topic
+_stock: dict[str, Any] = {}  # Faust's own methods that a patch calls
 
 
 class UnsupportedVersion(RuntimeError):
@@ -94,11 +105,14 @@ def install() -> None:
     from faust.transport.consumer import Consumer
     from faust.transport.drivers import aiokafka as faust_aiokafka
 
-    for name in ("_new_offset", "_add_gap"):
+    for name in ("_new_offset", "_add_gap", "perform_seek"):
         if not callable(getattr(Consumer, name, None)):
             raise UnsupportedVersion(f"faust-streaming: Consumer.{name} is missing")
     setattr(Consumer, "_new_offset", _new_offset)  # noqa: B010 - a patch, not an assignment
     setattr(Consumer, "_add_gap", _add_gap)  # noqa: B010
+    if Consumer.perform_seek is not _perform_seek:
+        _stock["perform_seek"] = Consumer.perform_seek
+        setattr(Consumer, "perform_seek", _perform_seek)  # noqa: B010
     if not issubclass(faust_aiokafka.Transport.Producer, _IdempotentProducerMixin):
         base = faust_aiokafka.Transport.Producer
         faust_aiokafka.Transport.Producer = type(
@@ -137,6 +151,25 @@ def _new_offset(self: Any, tp: TP) -> int | None:
         index.difference_update([o for o in index if o < offset])
         self._gap[tp].chop(0, offset)
     return offset
+
+
+async def _perform_seek(self: Any) -> None:
+    """Faust's seek to the committed offsets, then the partitions of the agents' topics
+    that have no commit to their beginning (changelogs are left to table recovery)."""
+    await _stock["perform_seek"](self)
+    uncommitted = [
+        tp
+        for tp in self.assignment()
+        if self.app.topics.acks_enabled_for(tp.topic) and self._committed_offset.get(tp) is None
+    ]
+    if uncommitted:
+        # Faust's own seek_to_beginning is abstract on the consumer; its thread has one,
+        # which hands aiokafka the partitions as they are (aiokafka's type, not Faust's).
+        await self._thread.seek_to_beginning(
+            *(TopicPartition(tp.topic, tp.partition) for tp in uncommitted)
+        )
+        for tp in uncommitted:
+            self._read_offset[tp] = None
 
 
 async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
 from faust.types import TP
 from faust.types.tuples import Message
@@ -58,7 +59,7 @@ def test_before_the_first_commit_the_run_starts_at_offset_zero() -> None:
 
 @pytest.fixture
 def consumer() -> Iterator[Any]:
-    patched = {name: vars(Consumer)[name] for name in ("_new_offset", "_add_gap")}
+    patched = {name: vars(Consumer)[name] for name in ("_new_offset", "_add_gap", "perform_seek")}
     with restored_add_topic():
         internals.install()
         app = faust.App("offsets-test", broker="kafka://127.0.0.1:1")
@@ -181,3 +182,38 @@ async def test_rewinding_fetches_again_from_the_held_offset(consumer: Any) -> No
     await rewind(consumer, PARTITION, 10)
     assert sought == [(PARTITION, 10)]
     assert consumer._read_offset[PARTITION] == 10  # the record at 10 is not dropped
+
+
+class _Thread:
+    """The consumer thread's side of a rebalance's seek: what Kafka has committed."""
+
+    def __init__(self, committed: dict[TP, int | None]) -> None:
+        self.committed = committed
+        self.to_beginning: list[TP] = []
+
+    def assignment(self) -> set[TP]:
+        return set(self.committed)
+
+    async def seek_to_committed(self) -> dict[TP, int | None]:
+        return self.committed
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        # aiokafka refuses anything but its own TopicPartition (Faust's TP is another type)
+        assert all(type(tp) is TopicPartition for tp in partitions)
+        self.to_beginning.extend(TP(tp.topic, tp.partition) for tp in partitions)
+
+
+async def test_after_a_rebalance_uncommitted_partitions_start_from_the_beginning(
+    consumer: Any,
+) -> None:
+    # Faust dropped records it had fetched during the rebalance; a partition with a commit
+    # is fetched again from there, one without must be fetched again from its start.
+    committed, fresh = PARTITION, TP("news.articles", 1)
+    changelog = TP("offsets-test-stories-changelog", 0)  # table recovery reads those
+    thread = _Thread({committed: 40, fresh: None, changelog: None})
+    consumer._thread = thread
+    consumer._read_offset[fresh] = 57  # where the dropped records had been read to
+    await consumer.perform_seek()
+    assert thread.to_beginning == [fresh]
+    assert consumer._committed_offset[committed] == 40
+    assert consumer._read_offset[fresh] is None
