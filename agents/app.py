@@ -304,6 +304,7 @@ def _wire(app: Any, ctx: Context) -> None:
         )
 
     held = StallWatch(after=max(STALL_AFTER, 3 * settings.commit_interval))
+    inputs = {t.get_topic_name() for t in (articles, candidates)}
 
     @app.timer(interval=STALL_AFTER / 3)
     async def release_held_commits() -> None:
@@ -311,12 +312,21 @@ def _wire(app: Any, ctx: Context) -> None:
             return
         assigned = app.consumer.assignment()
         books = ConsumerBooks(app.consumer)
-        for tp, offset in held.stalled(books, time.monotonic()).items():
-            if tp in assigned:
+        ends = {  # as of the last fetch: records Faust fetched and dropped count as pending
+            tp: end
+            for tp in assigned
+            if tp.topic in inputs and (end := app.consumer.highwater(tp)) is not None
+        }
+        for tp, offset in held.stalled(books, time.monotonic(), ends).items():
+            if tp not in assigned:
+                continue
+            try:
                 await release(app.consumer, books, tp, offset, settings)
+            except (KafkaError, OSError, TimeoutError) as exc:  # the broker is away: ask later
+                log.warning("could not ask the broker about %s at %d: %s", tp, offset, exc)
 
     if settings.stall_timeout:
-        _stop_when_stalled(app, settings, {t.get_topic_name() for t in (articles, candidates)})
+        _stop_when_stalled(app, settings, inputs)
 
     _wire_feeds(app, ctx, sinks, deadletter)
 

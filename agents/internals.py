@@ -203,10 +203,11 @@ class ConsumerBooks:
         read: Mapping[TP, int | None] = self._consumer._read_offset
         return read
 
-    def in_flight_below(self, tp: TP, offset: int) -> bool:
-        """Whether a message of ``tp`` before ``offset`` is delivered but not acknowledged."""
+    def in_flight_below(self, tp: TP, offset: int | None) -> bool:
+        """Whether a message of ``tp`` before ``offset`` (None: any) is delivered but not
+        acknowledged."""
         return any(
-            m.tp == tp and m.offset < offset and not m.acked
+            m.tp == tp and (offset is None or m.offset < offset) and not m.acked
             for m in list(self._consumer._unacked_messages)
         )
 

@@ -29,7 +29,7 @@ their offsets stay uncommitted and are processed again by the next owner.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -94,22 +94,33 @@ class StallWatch:
     skipped one; a gap in the log (a transaction marker) holds it the same way until
     the broker confirms it. Records after a re-fetched one are processed twice, which
     the notifier's story state absorbs.
+
+    A partition can also hold records after its committed offset with none of them
+    acknowledged or in flight: Faust fetched them and dropped them during a rebalance
+    (its read position then stands past them and nothing fetches them again). Given the
+    partitions' end offsets (``ends``), that is found the same way.
     """
 
     def __init__(self, after: float) -> None:
         self.after = after
         self._held: dict[TP, tuple[int, float]] = {}
 
-    def stalled(self, books: ConsumerBooks, now: float) -> dict[TP, int]:
+    def stalled(
+        self, books: ConsumerBooks, now: float, ends: Mapping[TP, int] | None = None
+    ) -> dict[TP, int]:
         """Partitions held for ``after`` seconds at the same offset, with that offset."""
         found: dict[TP, int] = {}
         held: dict[TP, tuple[int, float]] = {}
-        for tp, acked in books.acked.items():
+        for tp in set(books.acked) | set(ends or ()):
             committed = books.committed.get(tp) or 0  # None: no commit yet (see next_commit)
-            if not acked or min(acked) <= committed:
-                continue
-            if books.in_flight_below(tp, min(acked)):
-                continue  # the head is being processed: not a stall
+            acked = books.acked.get(tp) or ()
+            if acked and min(acked) > committed:
+                if books.in_flight_below(tp, min(acked)):
+                    continue  # the head is being processed: not a stall
+            elif acked or (ends or {}).get(tp, 0) <= committed:
+                continue  # the commit can move, or nothing is pending
+            elif books.in_flight_below(tp, None):
+                continue  # pending records are being processed
             offset, since = self._held.get(tp, (committed, now))
             if offset != committed:
                 since = now

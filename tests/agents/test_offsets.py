@@ -217,3 +217,24 @@ async def test_after_a_rebalance_uncommitted_partitions_start_from_the_beginning
     assert thread.to_beginning == [fresh]
     assert consumer._committed_offset[committed] == 40
     assert consumer._read_offset[fresh] is None
+
+
+def test_records_fetched_and_dropped_with_nothing_acknowledged_are_found(consumer: Any) -> None:
+    # The stall report of a cluster-test run: committed 64, the partition's end 99, its
+    # fetch position at the end, nothing acknowledged or in flight.
+    consumer._committed_offset[PARTITION] = 64
+    watch = StallWatch(after=30)
+    books = ConsumerBooks(consumer)
+    assert watch.stalled(books, now=100.0, ends={PARTITION: 99}) == {}
+    assert watch.stalled(books, now=130.0, ends={PARTITION: 99}) == {PARTITION: 64}
+    assert watch.stalled(books, now=200.0, ends={PARTITION: 64}) == {}, "nothing pending"
+
+
+def test_pending_records_being_processed_are_not_a_stall(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 64
+    delivered = _Event(64).message  # Faust holds delivered messages in a WeakSet
+    consumer._unacked_messages.add(delivered)
+    watch = StallWatch(after=30)
+    books = ConsumerBooks(consumer)
+    watch.stalled(books, now=100.0, ends={PARTITION: 99})
+    assert watch.stalled(books, now=200.0, ends={PARTITION: 99}) == {}
