@@ -55,9 +55,10 @@ def next_commit(committed: int | None, acked: Sequence[int], gaps: IntervalTree)
     acknowledged offsets, ``gaps`` intervals of offsets known to hold no record.
 
     Without a commit the run starts at offset 0, not at the lowest acknowledgement: that
-    would be a guess like Faust's, and a head record skipped before the first commit was
-    lost that way. A partition whose log starts later (retention) is held until the
-    stall watch has the broker confirm offsets 0 to its first record as a gap.
+    would be a guess like Faust's, and a head record dropped before the first commit
+    could be committed over that way. A partition whose log starts later (retention) is
+    held until the stall watch has the broker confirm offsets 0 to its first record as a
+    gap.
     """
     done = set(acked)
     if not done:

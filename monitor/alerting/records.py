@@ -25,9 +25,9 @@ from monitor.rules.files import RuleMatch
 from monitor.rules.ruleset import rule_key
 from monitor.tagging.tagged_article import TaggedArticle
 
-#: Alert kinds (the schema's ``kind``): a rule on a new story; later, a story update or a
-#: spike of coverage.
-RULE_ALERT, STORY_UPDATE, SPIKE = "rule", "story_update", "spike"
+#: The ``kind`` of a rule's alert on a new story (the schema also reserves
+#: ``story_update`` and ``spike``).
+RULE_ALERT = "rule"
 
 
 def alert_id(rule_id: str, rule_version: str, story_id: str) -> str:

@@ -80,6 +80,20 @@ def _push(worker: Worker, path: Path, text: str) -> str:
     return pushed.stdout
 
 
+def _applied(workers: tuple[Worker, Worker], pushed: str, what: str) -> str:
+    """The version a `rules push` printed, once every worker's /health reports it."""
+    version = pushed.split("pushed rule set ", 1)[1].split(maxsplit=1)[0]
+    wait_for(
+        lambda: all(
+            get_json(f"http://127.0.0.1:{w.port}/health")["ruleset_version"] == version
+            for w in workers
+        ),
+        30,
+        what,
+    )
+    return version
+
+
 def _alerts(bootstrap: str, prefix: str) -> list[dict[str, Any]]:
     return [json.loads(v) for v in kcat_read(bootstrap, f"{prefix}news.alerts")]
 
@@ -122,15 +136,7 @@ def test_analysts_own_their_watchlists(
         worker, tmp_path / "bravo.yaml", _watchlist("bravo", "bravo-rule", "bravo marker")
     )
     assert "untouched: alpha, legacy" in second
-    version = second.split("pushed rule set ")[1].split()[0]
-    wait_for(
-        lambda: all(
-            get_json(f"http://127.0.0.1:{w.port}/health")["ruleset_version"] == version
-            for w in workers
-        ),
-        30,
-        "every worker to apply the union",
-    )
+    version = _applied(workers, second, "every worker to apply the union")
     _replay(worker, tmp_path / "one.jsonl", "alpha marker", "bravo marker", "legacy marker")
     raised = wait_for(
         lambda: {a["rule"]["watchlist"] for a in _alerts(bootstrap, prefix)} >= {
@@ -157,15 +163,7 @@ def test_analysts_own_their_watchlists(
         + _watchlist("bravo", "alpha-rule", "alpha marker").split("    rules:\n", 1)[1],
     )
     assert "bravo: added alpha-rule" in third
-    version = third.split("pushed rule set ")[1].split()[0]
-    wait_for(
-        lambda: all(
-            get_json(f"http://127.0.0.1:{w.port}/health")["ruleset_version"] == version
-            for w in workers
-        ),
-        30,
-        "every worker to apply bravo's second rule",
-    )
+    version = _applied(workers, third, "every worker to apply bravo's second rule")
     _replay(worker, tmp_path / "three.jsonl", "alpha marker")
 
     def shared() -> list[dict[str, Any]]:
