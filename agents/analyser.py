@@ -1,12 +1,13 @@
-"""The analyser agent: news.articles -> news.tagged and news.candidates, in one stage.
+"""The analyser agent: news.articles -> news.tagged and news.story-input, in one stage.
 
 Each batch is decoded, analysed once (one spaCy pass), tagged, and matched against the
 rule set on the same analysis, so no later stage tokenises again or reads ``news.tagged``
 back. ``news.tagged`` is still published for subscribers (keyed by article id), lean by
-default: the per-word offsets only with ``NEWSMON_TAGGED_WORDS``. Each rule match goes to
-``news.candidates`` keyed by ``<watchlist>/<rule id>``, where the notifier makes the
-once-per-story decision. Bad input goes to ``news.deadletter`` with its reason (stage
-``tag``).
+default: the per-word offsets only with ``NEWSMON_TAGGED_WORDS``. Every tagged article
+also goes to ``news.story-input`` (keyed by article id) with the candidates of its rule
+matches: the story agent (:mod:`agents.stories`) puts it in its story and forwards the
+candidates to ``news.candidates``, where the notifier makes the once-per-story decision.
+Bad input goes to ``news.deadletter`` with its reason (stage ``tag``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from agents.context import Context
 from agents.deadletter import DeadLetter
 from monitor import wirejson
 from monitor.alerting.records import candidate
+from monitor.alerting.stories import arrival_record
 from monitor.errors import InvalidArticle
 from monitor.rules.files import RuleSet
 from monitor.tagging.tagged_article import TaggedArticle, tag_analyzed
@@ -32,7 +34,7 @@ STAGE = "tag"  # the dead-letter stage label of this agent (dashboards count by 
 
 
 async def process_articles(
-    events: Sequence[Any], ctx: Context, tagged_sink: Any, candidates: Any, deadletter: DeadLetter
+    events: Sequence[Any], ctx: Context, tagged_sink: Any, story_input: Any, deadletter: DeadLetter
 ) -> None:
     """Decode, analyse and tag in one batch, match, publish; bad messages are dead-lettered.
 
@@ -60,11 +62,10 @@ async def process_articles(
         except (UnicodeEncodeError, ValueError) as exc:  # never let one record stop the agent
             await deadletter.send(event.message, "unhandled", repr(exc), stage=STAGE)
             continue
-        (key, value, headers), found = records
+        (key, value, headers), arrival = records
         with ctx.metrics.stage("produce").time():
             sent.append(await tagged_sink.send(key=key, value=value, headers=headers))
-            for rule_key, record in found:
-                sent.append(await candidates.send(key=rule_key, value=record))
+            sent.append(await story_input.send(key=key, value=arrival))
         ctx.metrics.articles_tagged.inc()
         for name in tagged.topic_names:
             ctx.metrics.topic_tags.labels(topic=name).inc()
@@ -107,8 +108,9 @@ Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
 def _records(
     analyzed: Analyzed, tagged: TaggedArticle, event: Any, ctx: Context, ruleset: RuleSet
-) -> tuple[Record, list[tuple[bytes, bytes]]]:
-    """The ``news.tagged`` record and one ``news.candidates`` record per rule match."""
+) -> tuple[Record, bytes]:
+    """The ``news.tagged`` record and the ``news.story-input`` record (with a candidate
+    per rule match)."""
     ingested = event.message.timestamp
     record = tagged.to_json(words=ctx.settings.tagged_words)
     value = wirejson.dumps(record, foreign=bool(tagged.article.extra))
@@ -116,10 +118,9 @@ def _records(
     started = time.perf_counter()
     matches = ruleset.match(analyzed, tagged.topics)
     ctx.metrics.match_seconds.observe(time.perf_counter() - started)
-    found = []
-    for match in matches:
-        # The candidate carries the article message's time as ingest time, rounded as the
-        # header is, so freshness reads the same from either.
-        alert = candidate(match, tagged, ingested_at=round(ingested, 3) or None)
-        found.append((alert.rule_key.encode(), wirejson.dumps(alert.to_json())))
-    return (tagged.article.id.encode(), value, headers), found
+    # Candidates carry the article message's time as ingest time, rounded as the header
+    # is, so freshness reads the same from either.
+    at = round(ingested, 3)
+    found = [candidate(match, tagged, ingested_at=at or None).to_json() for match in matches]
+    arrival = wirejson.dumps(arrival_record(tagged, at, found))
+    return (tagged.article.id.encode(), value, headers), arrival

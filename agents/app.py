@@ -38,6 +38,7 @@ from agents.offsets import StallWatch, release, withheld_unless_done
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
+from agents.stories import StoryPorts, StoryState, process_arrivals
 from agents.topics import (
     ALERTS,
     ARTICLES,
@@ -45,6 +46,8 @@ from agents.topics import (
     DEADLETTER,
     MAX_MESSAGE_BYTES,
     ROUTE,
+    STORIES,
+    STORY_INPUT,
     TAGGED,
     resolve,
     route_topics,
@@ -204,7 +207,8 @@ def create_app(
     registry: CollectorRegistry = REGISTRY,
     deployed: tuple[RuleSet, str] | None = None,
 ) -> faust.App:
-    """The Faust app of a newsmon worker: analyser and notifier agents, metrics, health."""
+    """The Faust app of a newsmon worker: analyser, story and notifier agents, metrics,
+    health."""
     ctx = build_context(settings, registry, deployed)
     internals.install()  # safe commits, idempotent produces, metadata fix (checks versions)
     app = faust.App(
@@ -240,6 +244,11 @@ def create_app(
         # Kafka wants heartbeats at most a third of the session apart.
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         consumer_auto_offset_reset="earliest",
+        # No standby copies of the tables: a partition that turned from standby to active
+        # on one worker was never read again from its changelog (recovery waited for
+        # events that never came, until the stall watch restarted the worker). A new
+        # owner reads the changelog instead; the tables hold a window of stories.
+        table_standby_replicas=0,
         key_serializer="raw",
         value_serializer="raw",
         autodiscover=False,
@@ -256,16 +265,38 @@ def _topic(app: Any, settings: Settings, spec: Any) -> Any:
     )
 
 
-def _wire(app: Any, ctx: Context) -> None:
-    settings = ctx.settings
-    articles, tagged = _topic(app, settings, ARTICLES), _topic(app, settings, TAGGED)
-    candidates = _topic(app, settings, CANDIDATES)
+def _notifier_stories(app: Any, settings: Settings) -> StoryTable:
+    """The notifier's table: each rule's stories and pending marks."""
     # JSON keys and values: Faust picks JSON when key_type/value_type are not models.
     table = app.Table("stories", default=None, partitions=resolve(CANDIDATES, settings).partitions)
     stories = StoryTable(table)
     table.on_recover(stories.on_recover)  # a recovered table: rebuild the story indexes
+    return stories
+
+
+def _story_parts(
+    app: Any, settings: Settings, candidates: Any, deadletter: DeadLetter
+) -> tuple[Any, StoryState, StoryPorts]:
+    """The story agent's input topic, its table of live stories, and where it writes."""
+    story_input = _topic(app, settings, STORY_INPUT)
+    partitions = resolve(STORY_INPUT, settings).partitions
+    book = app.Table("story-book", default=None, partitions=partitions)
+    state = StoryState(book, settings.dedupe_window)
+    book.on_recover(state.on_recover)  # a recovered table: rebuild the story book
+    ports = StoryPorts(
+        _topic(app, settings, STORIES), candidates, deadletter, lambda: drained(app.producer)
+    )
+    return story_input, state, ports
+
+
+def _wire(app: Any, ctx: Context) -> None:
+    settings = ctx.settings
+    articles, tagged = _topic(app, settings, ARTICLES), _topic(app, settings, TAGGED)
+    candidates = _topic(app, settings, CANDIDATES)
+    stories = _notifier_stories(app, settings)
     deadletter = DeadLetter(_topic(app, settings, DEADLETTER), ctx.metrics)
     sinks = Sinks(app, settings, _topic(app, settings, ALERTS))
+    story_input, story_state, story_ports = _story_parts(app, settings, candidates, deadletter)
     for route in ctx.rules.current.route_topics():
         sinks.route(route)
 
@@ -294,7 +325,13 @@ def _wire(app: Any, ctx: Context) -> None:
     async def analyse_articles(stream: Any) -> None:
         await in_batches(
             stream,
-            lambda events: process_articles(events, ctx, tagged, candidates, deadletter),
+            lambda events: process_articles(events, ctx, tagged, story_input, deadletter),
+        )
+
+    @app.agent(story_input, name="newsmon.stories")
+    async def assign_stories(stream: Any) -> None:
+        await in_batches(
+            stream, lambda events: process_arrivals(events, ctx, story_state, story_ports)
         )
 
     @app.agent(candidates, name="newsmon.notifier")
@@ -304,7 +341,7 @@ def _wire(app: Any, ctx: Context) -> None:
         )
 
     held = StallWatch(after=max(STALL_AFTER, 3 * settings.commit_interval))
-    inputs = {t.get_topic_name() for t in (articles, candidates)}
+    inputs = {t.get_topic_name() for t in (articles, story_input, candidates)}
 
     @app.timer(interval=STALL_AFTER / 3)
     async def release_held_commits() -> None:

@@ -15,6 +15,7 @@ STAGES = ("decode", "nlp", "tag", "match", "produce")
 RULE_LABEL_LIMIT = 200
 OTHER_RULES = "_other"
 _STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_STORY_BUCKETS = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 _FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400)
 
 
@@ -131,6 +132,34 @@ class Metrics:
             registry=registry,
         )
         self.model = Info("newsmon_nlp_pipeline", "The NLP pipeline in use.", registry=registry)
+        self.stories_founded = Counter(
+            "newsmon_stories_founded_total",
+            "Stories founded: articles no live story claimed.",
+            registry=registry,
+        )
+        self.stories_live = Gauge(
+            "newsmon_stories_live",
+            "Live stories held by the story agent (on the worker that owns it; 0 elsewhere).",
+            registry=registry,
+        )
+        self.story_articles = Histogram(
+            "newsmon_story_articles",
+            "Articles per story, observed when a story closes (its window is over).",
+            buckets=_STORY_BUCKETS,
+            registry=registry,
+        )
+        self.story_sources = Histogram(
+            "newsmon_story_sources",
+            "Distinct sources per story, observed when a story closes.",
+            buckets=_STORY_BUCKETS,
+            registry=registry,
+        )
+        self.story_updates = Counter(
+            "newsmon_story_updates_total",
+            "story_update alerts raised, per watchlist and threshold kind (sources, articles).",
+            ["watchlist", "threshold"],
+            registry=registry,
+        )
 
     def stage(self, name: str) -> Histogram:
         """The timer of one stage (``with metrics.stage("nlp").time(): ...``)."""

@@ -6,11 +6,20 @@ partition of a changelog-backed Faust table: several workers agree because each 
 exactly one owner at a time, and a new owner after a rebalance restores the state from
 the changelog.
 
-The table holds one key per story (``<rule key>|story|<fingerprint>``, deleted when the
-story leaves the dedupe window), so a new story costs one changelog record; the band
-index that finds a candidate's near-duplicates (:class:`monitor.alerting.once_per_story.
-StoryIndex`) is kept in memory by :class:`StoryTable`, built from the table when a rule is
-first decided after a start or a table recovery.
+The table holds one row per story a rule saw (``<rule key>|story|<story id>``: the
+story's id, when the rule first saw it, whether it alerted and the story-update
+thresholds it knows; deleted when the story leaves the dedupe window), so a new story
+costs one changelog record. The story id comes with the candidate from the story agent
+(:mod:`agents.stories`); candidates written before that are matched to the rule's stories
+by fingerprint band (:class:`monitor.alerting.once_per_story.StoryIndex`, kept in memory
+by :class:`StoryTable`, built from the table when a rule is first decided after a start
+or a table recovery).
+
+Story updates: a candidate whose story the rule alerted on, carrying thresholds the row
+does not know (a later article of the story, or a ``story_update`` candidate for a rule
+that matched an earlier one), raises one ``story_update`` alert per new threshold, with
+the same pending marks; the thresholds a story had reached when the rule first alerted
+are known from the start (that alert says them).
 
 Exactly one alert per story, across crashes (docs/delivery.md): the
 notifier marks each alert of a batch *pending* and records its story in the table,
@@ -28,7 +37,8 @@ import json
 import logging
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from agents.batchwrites import PENDING, BatchWrites
@@ -36,8 +46,8 @@ from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.internals import act_for
 from agents.metrics import rule_label
-from monitor.alerting.once_per_story import ALERT, SILENCED, Seen, StoryIndex, decide
-from monitor.alerting.records import Candidate, alert_record
+from monitor.alerting.once_per_story import ALERT, DUPLICATE, SILENCED, Seen, StoryIndex, decide
+from monitor.alerting.records import STORY_UPDATE, Candidate, alert_record, update_alert_record
 from monitor.alerting.silences import silencing
 from monitor.text.article import parse_timestamp
 
@@ -81,7 +91,7 @@ class StoryTable:
             # Keys written before rules were keyed per watchlist lack the "/": their stories
             # belong to no rule now, and are left out.
             if kind == STORY and "/" in rule_key:
-                story_id, seen_at = value
+                story_id, seen_at = value[0], value[1]
                 seen = Seen(int(fingerprint, 16), str(story_id), float(seen_at))
                 indexes.setdefault(rule_key, StoryIndex()).add(seen)
         return indexes
@@ -120,7 +130,7 @@ async def _process(
         if found.rule_key not in finished:
             await finish_pending(found.rule_key, stories, sinks, ctx.settings.dedupe_window)
             finished.add(found.rule_key)
-        if (record := _decide(found, ctx, stories.index(found.rule_key), writes)) is not None:
+        for record in _decide(found, ctx, stories.index(found.rule_key), writes):
             raised.append((event, found, record))
     writes.apply()  # once per key, each rule's pending mark before its stories
     if not raised:
@@ -159,12 +169,14 @@ async def _decoded(event: Any, deadletter: DeadLetter) -> Candidate | None:
     return found
 
 
-def _decide(found: Candidate, ctx: Context, index: StoryIndex, table: Any) -> dict[str, Any] | None:
-    """Record the decision in ``table``; return the alert to raise, marked pending, or None."""
+def _decide(found: Candidate, ctx: Context, index: StoryIndex, table: Any) -> list[dict[str, Any]]:
+    """Record the decision in ``table``; return the alerts to raise, marked pending."""
     now = ctx.clock()
     window = ctx.settings.dedupe_window
     for gone in index.expire(now.timestamp(), window):
         del table[story_key(found.rule_key, gone.fingerprint)]
+    if found.kind == STORY_UPDATE:
+        return _updates(found, ctx, table)
     decision = decide(
         found.fingerprint,
         now.timestamp(),
@@ -172,38 +184,122 @@ def _decide(found: Candidate, ctx: Context, index: StoryIndex, table: Any) -> di
         table.get(f"{found.rule_key}|alerts") or (),
         window=window,
         throttle=found.throttle,
+        story_id=found.story_id,
     )
     if decision.outcome == ALERT and _silenced(found, ctx, now.timestamp()):
         decision = replace(decision, outcome=SILENCED)
     label = rule_label(found.rule_key, len(ctx.rules.current.rules))
     ctx.metrics.rule_outcomes.labels(rule=label, outcome=decision.outcome).inc()
-    record = None
+    raised = []
     if decision.outcome == ALERT:
         record = alert_record(found, decision.story_id, now)
-        pending = dict(table.get(f"{found.rule_key}|{PENDING}") or {})
-        pending[record["alert_id"]] = {
-            "alert": record,
-            "route": found.route,
-            "at": now.timestamp(),
-            "fingerprint": f"{found.fingerprint:016x}",
-        }
-        # The mark first: a changelog that holds the story also holds the mark (same
-        # partition, and BatchWrites writes marks before stories).
-        table[f"{found.rule_key}|{PENDING}"] = pending
+        _mark(
+            table,
+            found,
+            record,
+            now,
+            fingerprint=f"{found.fingerprint:016x}",
+            story=found.story_id,
+            updates=found.updates,
+        )
+        raised.append(record)
     else:
         ctx.metrics.alerts_suppressed.labels(
             reason=decision.outcome, watchlist=found.watchlist, severity=found.severity
         ).inc()
     if decision.story is not None:
-        _record(table, index, found.rule_key, decision.story)
+        # The thresholds the story has reached already are in this alert: no update.
+        outcome, known = decision.outcome, found.updates
+        _record(table, index, found.rule_key, decision.story, outcome=outcome, updates=known)
+    elif decision.outcome == DUPLICATE and found.story_id is not None:
+        raised.extend(_updates(found, ctx, table))
     if decision.alert_times is not None:
         table[f"{found.rule_key}|alerts"] = list(decision.alert_times)
-    return record
+    return raised
 
 
-def _record(table: Any, index: StoryIndex, rule_key: str, story: Seen) -> None:
+def _mark(
+    table: Any, found: Candidate, record: dict[str, Any], now: datetime, **facts: Any
+) -> None:
+    """Mark an alert pending. The mark goes first: a changelog that holds the story also
+    holds the mark (same partition, and BatchWrites writes marks before stories)."""
+    pending = dict(table.get(f"{found.rule_key}|{PENDING}") or {})
+    pending[record["alert_id"]] = {
+        "alert": record,
+        "route": found.route,
+        "at": now.timestamp(),
+        **facts,
+    }
+    table[f"{found.rule_key}|{PENDING}"] = pending
+
+
+def _updates(found: Candidate, ctx: Context, table: Any) -> list[dict[str, Any]]:
+    """The story-update alerts of a candidate: each threshold its story reached that the
+    rule's story record does not know yet, if the rule alerted on the story."""
+    story_id = found.story_id
+    if story_id is None:
+        return []
+    key = story_key(found.rule_key, int(story_id, 16))
+    stored = table.get(key)
+    if stored is None:  # the rule never saw this story (or it left the window)
+        return []
+    row = _StoryRow.of(stored)
+    new = [name for name in found.updates if name not in row.updates]
+    if not new:
+        return []
+    table[key] = row.knowing(new).to_json()
+    now = ctx.clock()
+    if not row.alerted:
+        return []
+    if _silenced(found, ctx, now.timestamp()):
+        for _ in new:
+            ctx.metrics.alerts_suppressed.labels(
+                reason=SILENCED, watchlist=found.watchlist, severity=found.severity
+            ).inc()
+        return []
+    raised = []
+    for name in new:
+        record = update_alert_record(found, name, now)
+        _mark(table, found, record, now, story=story_id, update=name)
+        raised.append(record)
+    return raised
+
+
+@dataclass(frozen=True, slots=True)
+class _StoryRow:
+    """A rule's story in the table: ``[story id, seen at, alerted, updates known]`` (rows
+    written before story updates hold the first two: they alerted, knowing none)."""
+
+    story_id: str
+    seen_at: float
+    alerted: bool = True
+    updates: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, value: Sequence[Any]) -> _StoryRow:
+        alerted = bool(value[2]) if len(value) > 2 else True
+        updates = tuple(str(n) for n in value[3]) if len(value) > 3 else ()
+        return cls(str(value[0]), float(value[1]), alerted, updates)
+
+    def knowing(self, names: Sequence[str]) -> _StoryRow:
+        return replace(self, updates=(*self.updates, *names))
+
+    def to_json(self) -> list[Any]:
+        return [self.story_id, self.seen_at, self.alerted, list(self.updates)]
+
+
+def _record(
+    table: Any,
+    index: StoryIndex,
+    rule_key: str,
+    story: Seen,
+    *,
+    outcome: str = ALERT,
+    updates: Sequence[str] = (),
+) -> None:
     index.add(story)
-    table[story_key(rule_key, story.fingerprint)] = [story.story_id, story.seen_at]
+    row = _StoryRow(story.story_id, story.seen_at, outcome == ALERT, tuple(updates))
+    table[story_key(rule_key, story.fingerprint)] = row.to_json()
 
 
 def _clear_pending(table: Any, rule_key: str, alert_ids: Collection[str]) -> None:
@@ -241,14 +337,32 @@ async def finish_pending(rule_key: str, stories: StoryTable, sinks: Any, window:
         )
         if "fingerprint" in mark:
             index = stories.index(rule_key)
-            decision = decide(int(mark["fingerprint"], 16), mark["at"], index, (), window=window)
+            decision = decide(
+                int(mark["fingerprint"], 16),
+                mark["at"],
+                index,
+                (),
+                window=window,
+                story_id=mark.get("story"),
+            )
             if decision.story is not None:  # the table does not hold the story yet
-                _record(table, index, rule_key, decision.story)
+                known = [str(n) for n in mark.get("updates", ())]
+                _record(table, index, rule_key, decision.story, updates=known)
+        elif "update" in mark:  # the story's row may not know the update yet
+            key = story_key(rule_key, int(mark["story"], 16))
+            if (stored := table.get(key)) is not None:
+                row = _StoryRow.of(stored)
+                if mark["update"] not in row.updates:
+                    table[key] = row.knowing([mark["update"]]).to_json()
     _clear_pending(table, rule_key, set(marks))
 
 
 def _observe(record: dict[str, Any], found: Candidate, ctx: Context) -> None:
     ctx.metrics.alerts_raised.labels(watchlist=found.watchlist, severity=found.severity).inc()
+    if record["kind"] == STORY_UPDATE:
+        kind = record["update"]["threshold"].partition(">=")[0]
+        ctx.metrics.story_updates.labels(watchlist=found.watchlist, threshold=kind).inc()
+        return
     now = time.time()
     if published := record["article"].get("published_at"):
         age = now - parse_timestamp(published).timestamp()

@@ -150,7 +150,11 @@ class Settings(BaseModel):
         description="Publish each word's offsets on news.tagged (for subscribers that "
         "rebuild the analysed fields; newsmon itself does not read them)",
     )
-    dedupe_window: float = Field(86_400, gt=0, description="Seconds a story alerts once per rule")
+    dedupe_window: float = Field(
+        86_400,
+        gt=0,
+        description="Seconds a story takes articles after it was founded, and alerts once per rule",
+    )
     session_timeout: float = Field(
         60,
         ge=6,

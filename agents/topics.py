@@ -37,6 +37,20 @@ class TopicSpec:
 
 ARTICLES = TopicSpec("articles", "news.articles", "raw articles from replay or any source")
 TAGGED = TopicSpec("tagged", "news.tagged", "articles with topics, evidence and entities")
+STORY_INPUT = TopicSpec(
+    "story-input",
+    "news.story-input",
+    "every tagged article's story summary and rule matches, for the story agent (one "
+    "partition: one place assigns stories)",
+    partitions=1,
+)
+STORIES = TopicSpec(
+    "stories",
+    "news.stories",
+    "stories as records: title, first and last seen, articles, sources, topics, entities "
+    "and member ids, keyed by story id (compacted, latest wins)",
+    compacted=True,
+)
 CANDIDATES = TopicSpec(
     "candidates",
     "news.candidates",
@@ -89,6 +103,8 @@ ROUTE = TopicSpec(
 TOPICS = (
     ARTICLES,
     TAGGED,
+    STORY_INPUT,
+    STORIES,
     CANDIDATES,
     ALERTS,
     DEADLETTER,

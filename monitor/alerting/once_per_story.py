@@ -2,11 +2,13 @@
 
 State for one rule is the stories it alerted on (or suppressed first) within the window,
 held in a :class:`StoryIndex` that finds a fingerprint's near-duplicates by band (see
-:mod:`monitor.text.fingerprint`), plus the times of its recent alerts. A candidate whose
-fingerprint is within ``MAX_DISTANCE`` bits of a live story is a ``duplicate_story``; a
-new story past the rule's throttle is ``throttled``; otherwise it alerts and founds a
-story whose id is its own fingerprint, so replaying the same article always gives the
-same story and the same alert id.
+:mod:`monitor.text.fingerprint`), plus the times of its recent alerts. A candidate of a
+story the rule has seen within the window is a ``duplicate_story``; a new story past the
+rule's throttle is ``throttled``; otherwise it alerts. The story is the one the story agent
+put the article in (``story_id``, :mod:`monitor.alerting.stories`); a candidate without one
+(written before stories were records) is a duplicate when its fingerprint is within
+``MAX_DISTANCE`` bits of a live story, and founds a story whose id is its own fingerprint.
+Either way replaying the same articles gives the same story and the same alert id.
 
 :func:`decide` reads the state and changes nothing: the caller records the new story it
 returns (:meth:`StoryIndex.add`) and stores it where the state lives.
@@ -67,6 +69,13 @@ class StoryIndex:
             self._bands.setdefault(band, []).append(seen)
         bisect.insort(self._by_age, seen, key=lambda s: s.seen_at)
 
+    def get(self, story_id: str, now: float, window: float) -> Seen | None:
+        """The story of this id, if it is held and within the window."""
+        for seen in self._bands.get(bands(int(story_id, 16))[0], ()):
+            if seen.story_id == story_id and now - seen.seen_at <= window:
+                return seen
+        return None
+
     def near(self, fingerprint: int, now: float, window: float) -> Seen | None:
         """A story within the window whose fingerprint is near ``fingerprint``, if any."""
         for band in bands(fingerprint):
@@ -107,12 +116,21 @@ def decide(
     *,
     window: float,
     throttle: Throttle | None = None,
+    story_id: str | None = None,
 ) -> Decision:
-    """Decide for one candidate of one rule, given the rule's stories and recent alerts."""
-    seen = stories.near(fingerprint, now, window)
+    """Decide for one candidate of one rule, given the rule's stories and recent alerts.
+
+    ``story_id``: the story the story agent put the article in; without it (a candidate
+    from before stories were records) the story is found by fingerprint.
+    """
+    if story_id is None:
+        seen = stories.near(fingerprint, now, window)
+    else:
+        seen = stories.get(story_id, now, window)
     if seen is not None:
         return Decision(DUPLICATE, seen.story_id)
-    story = Seen(fingerprint, story_id_of(fingerprint), now)
+    founder = fingerprint if story_id is None else int(story_id, 16)
+    story = Seen(founder, story_id_of(founder), now)
     if throttle is not None:
         recent = tuple(t for t in recent_alerts if now - t < throttle.per_seconds)
         if len(recent) >= throttle.max_alerts:

@@ -22,12 +22,12 @@ from typing import Any
 
 from monitor.alerting.once_per_story import Throttle
 from monitor.rules.files import RuleMatch
-from monitor.rules.ruleset import rule_key
+from monitor.rules.ruleset import Rule, rule_key
 from monitor.tagging.tagged_article import TaggedArticle
 
-#: The ``kind`` of a rule's alert on a new story (the schema also reserves
-#: ``story_update`` and ``spike``).
-RULE_ALERT = "rule"
+#: The ``kind`` of a rule's alert on a new story, and of the alert that says a story it
+#: alerted on has grown past a threshold (the schema also reserves ``spike``).
+RULE_ALERT, STORY_UPDATE = "rule", "story_update"
 
 
 def alert_id(rule_id: str, rule_version: str, story_id: str) -> str:
@@ -68,6 +68,22 @@ class Candidate:
         return int(self.record["fingerprint"], 16)
 
     @property
+    def kind(self) -> str:
+        """``rule`` (a rule matched this article) or ``story_update``."""
+        return str(self.record.get("kind", RULE_ALERT))
+
+    @property
+    def story_id(self) -> str | None:
+        """The story the story agent put the article in (None in older candidates)."""
+        value = self.record.get("story_id")
+        return None if value is None else str(value)
+
+    @property
+    def updates(self) -> list[str]:
+        """The rule's story-update thresholds the story has reached."""
+        return [str(name) for name in self.record.get("updates") or ()]
+
+    @property
     def throttle(self) -> Throttle | None:
         value = self.record.get("throttle")
         return Throttle(int(value[0]), float(value[1])) if value else None
@@ -76,12 +92,10 @@ class Candidate:
         return self.record
 
 
-def candidate(match: RuleMatch, tagged: TaggedArticle, **extra: Any) -> Candidate:
-    """The candidate alert for one rule match on a tagged article."""
-    rule, article = match.rule, tagged.article
-    record = {
-        "rule": rule.to_json(),
-        "route": rule.route,
+def described(tagged: TaggedArticle) -> dict[str, Any]:
+    """What an alert says of its article: ``article``, ``topics``, ``entities``."""
+    article = tagged.article
+    return {
         "article": {
             "id": article.id,
             "title": article.title,
@@ -89,16 +103,49 @@ def candidate(match: RuleMatch, tagged: TaggedArticle, **extra: Any) -> Candidat
             "source": article.source,
             "published_at": article.published_at.isoformat() if article.published_at else None,
         },
-        "matches": [m.to_json() for m in match.matches],
         "topics": [
             {"name": t.name, "score": t.score, "confidence": t.confidence} for t in tagged.topics
         ],
         "entities": _entities(tagged),
+    }
+
+
+def candidate(match: RuleMatch, tagged: TaggedArticle, **extra: Any) -> Candidate:
+    """The candidate alert for one rule match on a tagged article."""
+    rule = match.rule
+    record = {
+        "rule": rule.to_json(),
+        "route": rule.route,
+        **described(tagged),
+        "matches": [m.to_json() for m in match.matches],
         "fingerprint": f"{tagged.fingerprint:016x}",
         "throttle": list(rule.throttle) if rule.throttle else None,
         **extra,
     }
     return Candidate(record)
+
+
+def update_candidate(
+    rule: Rule, arrival: dict[str, Any], story: dict[str, Any], updates: list[str]
+) -> Candidate:
+    """A ``story_update`` candidate: a story ``rule`` matched has reached ``updates``;
+    ``arrival`` (a ``news.story-input`` record) is the article that took it there."""
+    return Candidate(
+        {
+            "kind": STORY_UPDATE,
+            "rule": rule.to_json(),
+            "route": rule.route,
+            "article": arrival["article"],
+            "topics": arrival["topics"],
+            "entities": arrival["entities"],
+            "matches": [],
+            "fingerprint": arrival["fingerprint"],
+            "throttle": None,
+            "story_id": story["story_id"],
+            "story": story,
+            "updates": updates,
+        }
+    )
 
 
 def _entities(tagged: TaggedArticle) -> list[dict[str, str]]:
@@ -115,7 +162,7 @@ def alert_record(found: Candidate, story_id: str, raised_at: datetime) -> dict[s
     """The alert JSON for a candidate that alerts on ``story_id``."""
     record = found.record
     rule = record["rule"]
-    return {
+    alert = {
         "alert_id": alert_id(rule["id"], rule["version"], story_id),
         "rule": rule,
         "article": record["article"],
@@ -126,3 +173,18 @@ def alert_record(found: Candidate, story_id: str, raised_at: datetime) -> dict[s
         "raised_at": raised_at.isoformat(),
         "kind": RULE_ALERT,
     }
+    if "story" in record:
+        alert["story"] = record["story"]
+    return alert
+
+
+def update_alert_record(found: Candidate, threshold: str, raised_at: datetime) -> dict[str, Any]:
+    """The ``story_update`` alert: the story of ``found`` has reached ``threshold`` (its id
+    hashes rule version, story and threshold: once per threshold)."""
+    story_id = str(found.story_id)
+    alert = alert_record(found, story_id, raised_at)
+    rule = found.record["rule"]
+    alert["alert_id"] = alert_id(rule["id"], rule["version"], f"{story_id}|{threshold}")
+    alert["kind"] = STORY_UPDATE
+    alert["update"] = {"threshold": threshold}
+    return alert

@@ -14,6 +14,9 @@ A rule file lists watchlists, each with rules (docs/rules.md)::
           - email: hourly              # an e-mail digest (NEWSMON_SMTP_* settings)
             to: [desk@example.org]
             every: 1h                  # a divisor of a day; periods start at UTC midnight
+        story_updates:                 # optional: tell me when an alerted story grows
+          - sources: 3                 # confirmed by 3 distinct sources
+          - {articles: 10, within: 1h} # 10 articles within an hour
         rules:
           - id: us-air-defence-pause   # unique across the file
             name: US pauses air defence shipments   # optional; default the id
@@ -21,6 +24,7 @@ A rule file lists watchlists, each with rules (docs/rules.md)::
             severity: high             # critical | high | medium (default) | low | info
             topics: [air_defence]      # optional: the article must carry all of them
             throttle: {max: 5, per: 1h}   # optional: at most 5 alerts an hour
+            story_updates: []          # optional: the rule's own list wins ([] = none)
             enabled: true              # optional
             must_match: ["The Pentagon paused shipments of air-defence missiles."]
             must_not_match: ["Air defence drills were held in Texas."]
@@ -53,10 +57,19 @@ from monitor.rules.ruleset import (
     Rule,
     RuleMatch,
     RuleSet,
+    StoryThreshold,
     Webhook,
 )
 from monitor.rules.syntax import Node, topics_of
-from monitor.rules.validators import fail, items, known_keys, mapping, string, throttle
+from monitor.rules.validators import (
+    fail,
+    items,
+    known_keys,
+    mapping,
+    story_updates,
+    string,
+    throttle,
+)
 from monitor.yamlfile import Located, load_yaml, load_yaml_file
 
 __all__ = [
@@ -74,7 +87,7 @@ DEFAULT_SEVERITY = "medium"
 _NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 _ROUTE = re.compile(re.escape(ROUTE_PREFIX) + r"[A-Za-z0-9._-]+")
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_WATCHLIST_KEYS = frozenset({"name", "route", "rules", "description", "deliver"})
+_WATCHLIST_KEYS = frozenset({"name", "route", "rules", "description", "deliver", "story_updates"})
 _WEBHOOK_KEYS = frozenset({"webhook", "url", "format", "secret_env", "secret_file", "min_severity"})
 _DIGEST_KEYS = frozenset({"email", "to", "every", "min_severity"})
 _ADDRESS = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")
@@ -93,6 +106,7 @@ _RULE_KEYS = frozenset(
         "must_match",
         "must_not_match",
         "throttle",
+        "story_updates",
     }
 )
 
@@ -253,13 +267,20 @@ def _watchlist(item: Located, names: set[str], known: Collection[str]) -> list[_
             "Kafka topic name (letters, digits, '.', '_', '-')",
         )
     rules = items(item, "rules", None)
+    updates = story_updates(item, None) or ()
     return [
-        _rule(mapping(r, rules.where(i), "a rule must be a mapping"), name, route, known)
+        _rule(mapping(r, rules.where(i), "a rule must be a mapping"), name, route, known, updates)
         for i, r in enumerate(rules)
     ]
 
 
-def _rule(item: Located, watchlist: str, route: str, known: Collection[str]) -> _Parsed:
+def _rule(
+    item: Located,
+    watchlist: str,
+    route: str,
+    known: Collection[str],
+    updates: tuple[StoryThreshold, ...] = (),
+) -> _Parsed:
     rule_id = string(item, "id", None)
     if not _RULE_ID.fullmatch(rule_id):
         fail(item, "id", f"rule id {rule_id!r} may use only letters, digits, '.', '_', '-'")
@@ -286,6 +307,8 @@ def _rule(item: Located, watchlist: str, route: str, known: Collection[str]) -> 
         route=route,
         topics=topics,
         throttle=throttle(item, rule_id),
+        # A rule's own list wins over its watchlist's (an empty list turns them off).
+        story_updates=(own if (own := story_updates(item, rule_id)) is not None else updates),
     )
     examples = examples_of(item, rule_id)
     return _Parsed(rule, node, enabled, examples, item.where("id"), item.source_line("id"))

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from monitor.durations import format_duration
 from monitor.rules.parser import parse_query
 from monitor.rules.presearch import Presearcher
 from monitor.rules.query import evaluate, evidence, make_facts
@@ -42,6 +43,28 @@ def rule_key(watchlist: str, rule_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryThreshold:
+    """A point in a story's growth an analyst wants to hear of: ``count`` distinct sources,
+    or ``count`` articles (within ``within`` seconds, or in all)."""
+
+    kind: Literal["sources", "articles"]
+    count: int
+    within: float | None = None
+
+    @property
+    def name(self) -> str:
+        """``sources>=3``, ``articles>=10``, ``articles>=10/1h``: the threshold's id."""
+        span = f"/{format_duration(self.within)}" if self.within is not None else ""
+        return f"{self.kind}>={self.count}{span}"
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {self.kind: self.count}
+        if self.within is not None:
+            found["within"] = self.within
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One watch rule. ``version`` hashes its definition, so any change gives a new one."""
 
@@ -55,6 +78,8 @@ class Rule:
     version: str = ""
     #: At most ``throttle[0]`` alerts per ``throttle[1]`` seconds, or None.
     throttle: tuple[int, float] | None = None
+    #: When a story this rule alerted on grows past one of these, a ``story_update``.
+    story_updates: tuple[StoryThreshold, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.version:
@@ -79,6 +104,8 @@ class Rule:
         }
         if self.throttle is not None:
             definition["throttle"] = list(self.throttle)
+        if self.story_updates:
+            definition["story_updates"] = [t.to_json() for t in self.story_updates]
         return definition
 
     def canonical_json(self) -> str:
@@ -180,9 +207,14 @@ class RuleSet:
             else tuple(parse_query(rule.query) for rule in self.rules)
         )
         self._presearch = Presearcher(self._queries)
+        self._by_key = {rule.key: rule for rule in self.rules}
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def rule(self, key: str) -> Rule | None:
+        """The rule of ``<watchlist>/<rule id>``, if this set holds it."""
+        return self._by_key.get(key)
 
     def __repr__(self) -> str:
         return f"RuleSet({len(self.rules)} rules, version={self.version})"

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 from monitor.durations import parse_duration
 from monitor.errors import Location, RuleError
+from monitor.rules.ruleset import StoryThreshold
 from monitor.yamlfile import Located, LocatedList
 
 
@@ -75,3 +76,43 @@ def throttle(parent: Located, rule_id: str) -> tuple[int, float] | None:
     except ValueError as exc:
         fail(value, "per", f"'per': {exc}", rule_id)
     return most, period
+
+
+def story_updates(parent: Located, rule_id: str | None) -> tuple[StoryThreshold, ...] | None:
+    """``story_updates: [{sources: 3}, {articles: 10, within: 1h}]``, or None if absent."""
+    if "story_updates" not in parent:
+        return None
+    entries = items(parent, "story_updates", rule_id, allow_empty=True)
+    found: list[StoryThreshold] = []
+    for i, entry in enumerate(entries):
+        value = mapping(
+            entry,
+            entries.where(i),
+            "a story update is a mapping like {sources: 3} or {articles: 10, within: 1h}",
+        )
+        known_keys(value, frozenset({"sources", "articles", "within"}), rule_id)
+        kinds = [k for k in ("sources", "articles") if k in value]
+        if len(kinds) != 1:
+            raise RuleError(
+                entries.where(i),
+                "a story update names either 'sources' or 'articles'",
+                parent.source_line("story_updates"),
+                rule_id,
+            )
+        kind = kinds[0]
+        count = value[kind]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 2:
+            fail(value, kind, f"{kind!r} must be a whole number, at least 2", rule_id)
+        within = None
+        if "within" in value:
+            if kind == "sources":
+                fail(value, "within", "'within' goes with 'articles' only", rule_id)
+            try:
+                within = parse_duration(str(value["within"]))
+            except ValueError as exc:
+                fail(value, "within", f"'within': {exc}", rule_id)
+        threshold = StoryThreshold("sources" if kind == "sources" else "articles", count, within)
+        if any(t.name == threshold.name for t in found):
+            fail(value, kind, f"duplicate story update {threshold.name!r}", rule_id)
+        found.append(threshold)
+    return tuple(found)

@@ -17,6 +17,7 @@ from agents.context import Context, RulesHolder
 from agents.deadletter import DeadLetter
 from agents.notifier import StoryTable, process_candidate, process_candidates, story_key
 from agents.settings import load_settings
+from agents.stories import StoryPorts, StoryState, process_arrivals
 from monitor.alerting.silences import new_silence
 from monitor.rules.files import parse_rules
 from monitor.text.article import article_from_text, encode_article
@@ -47,11 +48,29 @@ def _total(registry: CollectorRegistry, name: str, **labels: str) -> float:
 
 
 async def _analyse(ctx: Context, *values: bytes) -> tuple[FakeTopic, FakeTopic, FakeTopic]:
-    """Run the analyser on messages: what it sent to news.tagged, news.candidates, dead letters."""
-    tagged, candidates = FakeTopic("news.tagged"), FakeTopic("news.candidates")
+    """Run the analyser on messages, then the story agent on what it sent: what went to
+    news.tagged, news.candidates and the dead letters."""
+    tagged, story_input = FakeTopic("news.tagged"), FakeTopic("news.story-input")
     dead = FakeTopic("news.deadletter")
-    await process_articles(events(*values), ctx, tagged, candidates, DeadLetter(dead, ctx.metrics))
+    await process_articles(events(*values), ctx, tagged, story_input, DeadLetter(dead, ctx.metrics))
+    candidates, _ = await assign(ctx, StoryState({}, ctx.settings.dedupe_window), story_input)
     return tagged, candidates, dead
+
+
+async def assign(
+    ctx: Context, state: StoryState, story_input: FakeTopic
+) -> tuple[FakeTopic, FakeTopic]:
+    """Run the story agent on what the analyser sent: its candidates and story records."""
+    candidates, stories = FakeTopic("news.candidates"), FakeTopic("news.stories")
+    dead = DeadLetter(FakeTopic("news.deadletter"), ctx.metrics)
+    ports = StoryPorts(stories, candidates, dead, _flushed)
+    arrivals = [s.value for s in story_input.sent]
+    await process_arrivals(events(*arrivals, topic="news.story-input"), ctx, state, ports)
+    return candidates, stories
+
+
+async def _flushed() -> None:
+    return None
 
 
 async def _tag(ctx: Context, *values: bytes) -> tuple[FakeTopic, FakeTopic]:
@@ -176,11 +195,17 @@ async def test_the_alert_kind_is_one_of_three_and_absent_means_an_older_rule_ale
     [event] = events(candidates.sent[0].value, topic="news.candidates")
     await process_candidate(event, ctx, StoryTable({}), sinks, dead)
     alert = json.loads(sinks.alerts.sent[0].value)
-    for kind in ("rule", "story_update", "spike"):
+    for kind in ("rule", "spike"):
         alert_schema.validate(dict(alert, kind=kind))
+    update = dict(alert, kind="story_update", update={"threshold": "articles>=10/1h"})
+    alert_schema.validate(update)
     alert_schema.validate({k: v for k, v in alert.items() if k != "kind"})
     with pytest.raises(jsonschema.ValidationError):
         alert_schema.validate(dict(alert, kind="burst"))
+    with pytest.raises(jsonschema.ValidationError, match="'update' is a required property"):
+        alert_schema.validate(dict(alert, kind="story_update"))
+    with pytest.raises(jsonschema.ValidationError):
+        alert_schema.validate(dict(update, update={"threshold": "many"}))
 
 
 async def test_alert_ids_are_the_same_after_a_restart(registry_and_ctx: Any) -> None:
@@ -203,8 +228,8 @@ async def test_notifier_suppresses_silenced_and_throttled_candidates(
     registry, ctx = registry_and_ctx
     candidates = [json.loads(s.value) for s in (await _candidates(ctx)).sent]
     rule = candidates[0]["rule"]
-    other_story = dict(candidates[0], fingerprint="0f0f0f0f0f0f0f0f")
-    third_story = dict(candidates[0], fingerprint="1234567812345678")
+    other_story = _in_story(candidates[0], "0f0f0f0f0f0f0f0f")
+    third_story = _in_story(candidates[0], "1234567812345678")
     throttled = [dict(c, throttle=[1, 3600]) for c in (candidates[0], other_story)]
     labels = {"watchlist": rule["watchlist"], "severity": rule["severity"]}
     suppressed = "newsmon_alerts_suppressed_total"
@@ -259,7 +284,12 @@ STORIES = ["0f0f0f0f0f0f0f0f", "1234567812345678", "f0f0f0f0f0f0f0f0"]
 
 def _three_stories(candidate: dict[str, Any]) -> list[bytes]:
     """The candidate as three unrelated stories."""
-    return [json.dumps(dict(candidate, fingerprint=fp)).encode() for fp in STORIES]
+    return [json.dumps(_in_story(candidate, fp)).encode() for fp in STORIES]
+
+
+def _in_story(candidate: dict[str, Any], story_id: str) -> dict[str, Any]:
+    """The candidate as the founding article of another story."""
+    return dict(candidate, fingerprint=story_id, story_id=story_id)
 
 
 async def test_an_alert_interrupted_by_a_crash_is_completed_once(registry_and_ctx: Any) -> None:
@@ -437,7 +467,7 @@ async def test_a_new_story_costs_one_table_record_and_leaves_with_the_window(
 
     # Past the window, deciding the rule's next candidate deletes the expired story's key.
     later = replace(ctx, clock=lambda: start + timedelta(seconds=window + 1))
-    other = dict(first, fingerprint="0f0f0f0f0f0f0f0f")
+    other = _in_story(first, "0f0f0f0f0f0f0f0f")
     await process_candidates(
         events(json.dumps(other).encode(), topic="news.candidates"),
         later,
@@ -463,6 +493,7 @@ async def test_a_restarted_notifier_finds_its_stories_in_the_table(registry_and_
         sinks,
         dead,
     )
+    # An edited wire copy: its own fingerprint, in the first article's story.
     copy = dict(first, fingerprint=f"{int(first['fingerprint'], 16) ^ 0b1011:016x}")
     restarted = StoryTable(dict(table))
     await process_candidate(

@@ -2,7 +2,10 @@
 
 Every generated article is its own story (random words, checked pairwise by
 fingerprint) and contains the phrase of the chaos rule, so the expected alerts are
-exactly one per article id.
+exactly one per article id. :func:`with_copies` adds, for some stories, a wire copy from
+a second source a little later in the feed: the chaos watchlist asks for a story update
+at two sources, so each copied story also raises exactly one ``story_update``. Alerts are
+counted per ``<kind>:<original article id>`` (:func:`expected_alerts`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ watchlists:
         severity: high
         must_match: ["A chaos marker in the text."]
         must_not_match: ["Nothing to see."]
+    story_updates:
+      - sources: 2
 """
+COPY = "-copy"
 _WORDS = [
     "army",
     "border",
@@ -127,6 +133,7 @@ def articles(count: int, seed: int) -> list[dict[str, Any]]:
             "id": f"chaos-{seed}-{len(made):05d}",
             "title": " ".join(words[:8]),
             "body": " ".join(words).capitalize() + ".",
+            "source": "wire-a",
         }
         analyzed = pipeline.analyze_one(Article(record["id"], record["title"], record["body"]))
         value = fingerprint(story_fields(analyzed.title, analyzed.body))
@@ -137,6 +144,28 @@ def articles(count: int, seed: int) -> list[dict[str, Any]]:
             seen.setdefault(band, []).append(value)
         made.append(record)
     return made
+
+
+def with_copies(
+    records: list[dict[str, Any]], every: int = 4, lag: int = 12
+) -> list[dict[str, Any]]:
+    """The feed with a copy of every ``every``-th story from a second source, ``lag``
+    records after its original."""
+    feed = list(records)
+    for index in range(len(records) - 1, -1, -every):
+        copy = dict(records[index], id=records[index]["id"] + COPY, source="wire-b")
+        feed.insert(min(len(feed), index + 1 + lag), copy)
+    return feed
+
+
+def expected_alerts(records: list[dict[str, Any]]) -> set[str]:
+    """One rule alert per story, one story update per copied story."""
+    found = set()
+    for record in records:
+        article = record["id"]
+        copied = article.endswith(COPY)
+        found.add(f"story_update:{article.removesuffix(COPY)}" if copied else f"rule:{article}")
+    return found
 
 
 def write_feed(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -172,28 +201,36 @@ async def _ids_on(
 
 
 def _alerted_article(message: Any) -> str:
-    return str(json.loads(message.value)["article"]["id"])
+    return str(json.loads(message.value)["article"]["id"]).removesuffix(COPY)
+
+
+def _alert_key(message: Any) -> str:
+    """``<kind>:<original article id>``: a story's rule alert may name its copy's article
+    when the copy reached the story agent first."""
+    alert = json.loads(message.value)
+    return f"{alert.get('kind', 'rule')}:{str(alert['article']['id']).removesuffix(COPY)}"
 
 
 def alerts_by_article(bootstrap: str, topic: str, want: int, quiet: float = 10) -> Counter[str]:
-    """Alerts per article id on ``topic`` (read_committed), once ``want`` arrived and
-    ``quiet`` seconds passed without more."""
-    return asyncio.run(_ids_on(bootstrap, topic, _alerted_article, want, quiet))
+    """Alerts per ``<kind>:<original article id>`` on ``topic`` (read_committed), once
+    ``want`` arrived and ``quiet`` seconds passed without more."""
+    return asyncio.run(_ids_on(bootstrap, topic, _alert_key, want, quiet))
 
 
 def where_lost(bootstrap: str, prefix: str, missing: set[str]) -> dict[str, int]:
     """For alerts found missing: the last pipeline topic that still holds each article."""
     stages = {
-        "news.articles": lambda m: m.key.decode(),
-        "news.tagged": lambda m: m.key.decode(),
+        "news.articles": lambda m: m.key.decode().removesuffix(COPY),
+        "news.tagged": lambda m: m.key.decode().removesuffix(COPY),
+        "news.story-input": lambda m: m.key.decode().removesuffix(COPY),
         "news.candidates": _alerted_article,
     }
     held = {
         name: asyncio.run(_ids_on(bootstrap, prefix + name, pick)) for name, pick in stages.items()
     }
     lost: Counter[str] = Counter()
-    for article in missing:
-        last = "nowhere"
+    for key in missing:
+        article, last = key.partition(":")[2], "nowhere"
         for name in stages:
             if held[name][article]:
                 last = name
@@ -228,7 +265,7 @@ async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
 
 def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
     """How far the workers' commits are behind the end of each input topic."""
-    topics = [prefix + name for name in ("news.articles", "news.candidates")]
+    topics = [prefix + name for name in ("news.articles", "news.story-input", "news.candidates")]
     return asyncio.run(_lag(bootstrap, prefix + "app", topics))
 
 

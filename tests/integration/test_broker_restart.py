@@ -21,8 +21,10 @@ from tests.integration.chaos import (
     RULES,
     alerts_by_article,
     articles,
+    expected_alerts,
     size,
     wait_for_commits,
+    with_copies,
     write_feed,
 )
 from tests.integration.processes import (
@@ -78,7 +80,7 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         NEWSMON_SPACY_MODEL="blank",
         NEWSMON_BATCH_WINDOW="0.1",
     )
-    records = articles(2 * COUNT, seed=13)
+    records = with_copies(articles(2 * COUNT, seed=13))
     before, after = records[:COUNT], records[COUNT:]
     port = free_port()
     workers: list[Worker] = [start_worker(env, port, tmp_path)]
@@ -108,7 +110,7 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
         wait_for(lambda: workers[-1].process.poll() is None, 5, "a live worker at the end")
     finally:
         codes = [stop(w) for w in workers]
-    expected = {r["id"] for r in records}
+    expected = expected_alerts(records)
     for topic, found in (("news.alerts", counts), ("alerts.chaos", routed)):
         assert expected - set(found) == set(), f"{topic}: alerts missing after the restart"
         assert [a for a, n in found.items() if n > 1] == [], f"{topic}: alerts doubled"

@@ -1,9 +1,10 @@
 """Crash safety on the real broker: SIGKILLed workers, a restarted broker, a rebalance.
 
 Articles built to raise known alerts are replayed while workers are killed and
-restarted; a read_committed consumer must then find exactly one alert per article:
-none missing, none twice. Sizes are reduced in `make test`; `make chaos` runs the full
-5,000 articles (NEWSMON_CHAOS_ARTICLES).
+restarted; a read_committed consumer must then find exactly one alert per article, and
+one story update per story copied from a second source: none missing, none twice. Sizes
+are reduced in `make test`; `make chaos` runs the full 5,000 articles
+(NEWSMON_CHAOS_ARTICLES).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from tests.integration.chaos import (
     RULES,
     alerts_by_article,
     articles,
+    expected_alerts,
     size,
     uncommitted,
     wait_for_commits,
     where_lost,
+    with_copies,
     write_feed,
 )
 from tests.integration.processes import (
@@ -125,7 +128,7 @@ def workers() -> Iterator[list[Worker]]:
 def test_sigkilled_workers_lose_and_double_nothing(
     chaos_env: dict[str, str], tmp_path: Path, workers: list[Worker]
 ) -> None:
-    records = articles(COUNT, seed=11)
+    records = with_copies(articles(COUNT, seed=11))
     port, rng = free_port(), random.Random(5)
     workers.append(start_worker(chaos_env, port, tmp_path))
     replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
@@ -149,7 +152,7 @@ def test_sigkilled_workers_lose_and_double_nothing(
         assert replay.poll() in (None, 0), f"replay failed after kill {kill + 1}"
     assert replay.wait(600) == 0
     assert any(left_behind), f"no kill landed on uncommitted work: {left_behind}"
-    _assert_exactly_once(chaos_env, {r["id"] for r in records}, workers, tmp_path)
+    _assert_exactly_once(chaos_env, expected_alerts(records), workers, tmp_path)
     # A SIGTERM that lands while the worker still waits for its group to rebalance (the
     # killed member's session must expire first) blocks in the client until the join
     # ends; stop the last worker once it owns its partitions.
@@ -160,7 +163,7 @@ def test_sigkilled_workers_lose_and_double_nothing(
 def test_a_worker_joining_and_one_leaving_lose_and_double_nothing(
     chaos_env: dict[str, str], tmp_path: Path, workers: list[Worker]
 ) -> None:
-    records = articles(COUNT, seed=12)
+    records = with_copies(articles(COUNT, seed=12))
     workers.append(start_worker(chaos_env, free_port(), tmp_path))
     replay = _replay(chaos_env, write_feed(tmp_path / "feed.jsonl", records))
     time.sleep(COUNT / RATE / 4)
@@ -169,4 +172,4 @@ def test_a_worker_joining_and_one_leaving_lose_and_double_nothing(
     time.sleep(COUNT / RATE / 4)
     assert stop(workers[0]) == 0  # rebalance: leave, gracefully
     assert replay.wait(600) == 0
-    _assert_exactly_once(chaos_env, {r["id"] for r in records}, workers, tmp_path)
+    _assert_exactly_once(chaos_env, expected_alerts(records), workers, tmp_path)

@@ -29,9 +29,11 @@ from tests.integration.chaos import (
     RULES,
     alerts_by_article,
     articles,
+    expected_alerts,
     size,
     wait_for_commits,
     where_lost,
+    with_copies,
     write_feed,
 )
 from tests.integration.processes import (
@@ -124,7 +126,7 @@ def test_every_alert_once_while_cluster_nodes_die(
         NEWSMON_BATCH_WINDOW="0.1",
         NEWSMON_REPLICATION_FACTOR="3",
     )
-    records = articles(2 * COUNT, seed=17)
+    records = with_copies(articles(2 * COUNT, seed=17))
     before, after = records[:COUNT], records[COUNT:]
     workers: list[Worker] = []
     started = time.monotonic()
@@ -171,7 +173,7 @@ def test_every_alert_once_while_cluster_nodes_die(
     finally:
         for worker in workers:
             stop(worker)
-    expected = {r["id"] for r in records}
+    expected = expected_alerts(records)
     print(
         f"cluster chaos: {len(records)} articles; nodes killed in turn {killed} (the first "
         f"led {led[busiest]} of {sum(led.values())} partitions); controller failover "

@@ -34,7 +34,7 @@ ALERTS = {
     "NewsmonNoArticles",
     "NewsmonFreshnessP99High",
 }
-ROWS = ["Throughput", "Alerts", "Freshness", "Latency", "Errors", "Kafka", "Rules"]
+ROWS = ["Throughput", "Alerts", "Stories", "Freshness", "Latency", "Errors", "Kafka", "Rules"]
 UNITS = {"s", "ops", "short", "percentunit"}
 _SUFFIXES = {
     "counter": ("_total", "_created"),

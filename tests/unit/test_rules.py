@@ -253,6 +253,37 @@ ERRORS = [
         "matches this must_not_match example",
     ),
     (
+        "story update count",
+        _rule("      - id: a\n        query: x\n        story_updates: [{sources: 1}]\n"),
+        (6, 35),
+        "'sources' must be a whole number, at least 2",
+    ),
+    (
+        "story update span",
+        _rule(
+            "      - id: a\n        query: x\n        story_updates: [{sources: 3, within: 1h}]\n"
+        ),
+        (6, 46),
+        "'within' goes with 'articles' only",
+    ),
+    (
+        "story update kind",
+        _rule(
+            "      - id: a\n        query: x\n",
+            "  - name: wl\n    story_updates:\n      - {articles: 3, sources: 2}\n    rules:\n",
+        ),
+        (4, 9),
+        "names either 'sources' or 'articles'",
+    ),
+    (
+        "story update twice",
+        _rule(
+            "      - id: a\n        query: x\n        story_updates: [{sources: 3}, {sources: 3}]\n"
+        ),
+        (6, 49),
+        "duplicate story update 'sources>=3'",
+    ),
+    (
         "example type",
         _rule("      - id: a\n        query: x\n        must_match: [3]\n"),
         (6, 22),
@@ -458,3 +489,20 @@ def test_severity_at_least_orders_critical_first_and_refuses_unknown_ones() -> N
     assert at_least("high", "high")
     assert not at_least("medium", "high")
     assert not at_least("urgent", "info"), "a severity newsmon does not know admits nothing"
+
+
+def test_story_updates_come_from_the_watchlist_unless_a_rule_has_its_own() -> None:
+    text = _rule(
+        "      - {id: a, query: x}\n"
+        "      - {id: b, query: y, story_updates: [{articles: 5}]}\n"
+        "      - {id: c, query: z, story_updates: []}\n",
+        "  - name: wl\n    story_updates:\n      - sources: 3\n"
+        "      - {articles: 10, within: 1h30m}\n    rules:\n",
+    )
+    rules = {r.id: r for r in parse_rules(text, "rules.yaml", TOPICS).rules}
+    names = {k: [t.name for t in r.story_updates] for k, r in rules.items()}
+    assert names == {"a": ["sources>=3", "articles>=10/1h30m"], "b": ["articles>=5"], "c": []}
+    assert rules["a"].story_updates[1].within == 5400
+    plain = parse_rules(_rule("      - {id: a, query: x}\n"), "r.yaml", TOPICS).rules[0]
+    assert plain.version != rules["a"].version, "the thresholds are part of the definition"
+    assert "story_updates" not in plain.definition(), "absent: versions of older rules stand"
