@@ -38,6 +38,7 @@ from agents.offsets import StallWatch, release, withheld_unless_done
 from agents.rulesfeed import follow_rules
 from agents.settings import Settings
 from agents.silencefeed import follow_silences
+from agents.spikes import TICK_KEY, TICK_VALUE, SpikeState
 from agents.stories import StoryPorts, StoryState, process_arrivals
 from agents.topics import (
     ALERTS,
@@ -51,6 +52,7 @@ from agents.topics import (
     TAGGED,
     resolve,
     route_topics,
+    spike_route,
 )
 from monitor import wirejson
 from monitor.rules.files import RuleSet, load_rules
@@ -64,6 +66,7 @@ DRAIN_TIMEOUT = 60.0
 STALL_AFTER = 10.0  # seconds a commit may be held at one offset before the broker is asked
 KAFKA_CHECK_EVERY = 5.0  # seconds between /health's questions to the broker
 PRODUCER_REQUEST_TIMEOUT = 30.0
+TICK_EVERY = 5.0  # seconds between ticks to the story agent (spike windows close on time)
 
 
 @dataclass
@@ -275,16 +278,35 @@ def _notifier_stories(app: Any, settings: Settings) -> StoryTable:
 
 
 def _story_parts(
-    app: Any, settings: Settings, candidates: Any, deadletter: DeadLetter
+    app: Any, settings: Settings, candidates: Any, deadletter: DeadLetter, sinks: Sinks
 ) -> tuple[Any, StoryState, StoryPorts]:
-    """The story agent's input topic, its table of live stories, and where it writes."""
+    """The story agent's input topic, its tables (live stories; spike windows) and where
+    it writes."""
     story_input = _topic(app, settings, STORY_INPUT)
     partitions = resolve(STORY_INPUT, settings).partitions
     book = app.Table("story-book", default=None, partitions=partitions)
     state = StoryState(book, settings.dedupe_window)
     book.on_recover(state.on_recover)  # a recovered table: rebuild the story book
+    spikes = None
+    if settings.spikes:
+        table = app.Table("spikes", default=None, partitions=partitions)
+        spikes = SpikeState(table, settings)
+        table.on_recover(spikes.on_recover)
+        sinks.route(spike_route(settings))
+
+        @app.timer(interval=TICK_EVERY)
+        async def tick() -> None:
+            """Run the story agent when no article comes, so spike windows close on time."""
+            if not app.rebalancing:
+                await story_input.send(key=TICK_KEY, value=TICK_VALUE)
+
     ports = StoryPorts(
-        _topic(app, settings, STORIES), candidates, deadletter, lambda: drained(app.producer)
+        _topic(app, settings, STORIES),
+        candidates,
+        deadletter,
+        lambda: drained(app.producer),
+        spikes=spikes,
+        alerts=sinks,
     )
     return story_input, state, ports
 
@@ -296,7 +318,9 @@ def _wire(app: Any, ctx: Context) -> None:
     stories = _notifier_stories(app, settings)
     deadletter = DeadLetter(_topic(app, settings, DEADLETTER), ctx.metrics)
     sinks = Sinks(app, settings, _topic(app, settings, ALERTS))
-    story_input, story_state, story_ports = _story_parts(app, settings, candidates, deadletter)
+    story_input, story_state, story_ports = _story_parts(
+        app, settings, candidates, deadletter, sinks
+    )
     for route in ctx.rules.current.route_topics():
         sinks.route(route)
 

@@ -154,6 +154,27 @@ class Metrics:
             buckets=_STORY_BUCKETS,
             registry=registry,
         )
+        self.spikes = Counter(
+            "newsmon_spikes_total",
+            "Spike alerts raised, per series kind (topic, entity, watchlist).",
+            ["kind"],
+            registry=registry,
+        )
+        self.spike_windows = Counter(
+            "newsmon_spike_windows_closed_total",
+            "Spike windows closed (each tested for spikes).",
+            registry=registry,
+        )
+        self.spike_series = Gauge(
+            "newsmon_spike_series_tested",
+            "Series (topics, entities, watchlists) tested in the last closed spike window.",
+            registry=registry,
+        )
+        self.spike_late = Counter(
+            "newsmon_spike_late_articles_total",
+            "Articles whose spike window had closed when they came (not counted).",
+            registry=registry,
+        )
         self.story_updates = Counter(
             "newsmon_story_updates_total",
             "story_update alerts raised, per watchlist and threshold kind (sources, articles).",

@@ -155,6 +155,30 @@ class Settings(BaseModel):
         gt=0,
         description="Seconds a story takes articles after it was founded, and alerts once per rule",
     )
+    spikes: bool = Field(True, description="Detect spikes in the stream (spike alerts)")
+    spike_window: float = Field(
+        3600, ge=1, description="Seconds per spike window (event time: published_at, else ingest)"
+    )
+    spike_lateness: float = Field(
+        600, ge=0, description="Seconds an article may come after its spike window ended"
+    )
+    spike_warmup: int = Field(
+        7, ge=1, le=10_000, description="Windows of history a series needs before it can spike"
+    )
+    spike_min_count: int = Field(
+        5, ge=1, description="Fewest articles in a window that can make a spike"
+    )
+    spike_alpha: float = Field(
+        0.01, gt=0, lt=1, description="Expected false spikes per window when nothing happens"
+    )
+    spike_max_entities: int = Field(
+        200, ge=1, le=100_000, description="Entity series followed (the most frequent K)"
+    )
+    spike_watchlist: str = Field(
+        "spikes",
+        pattern=r"^[a-z0-9][a-z0-9.-]*$",
+        description="Watchlist (and route alerts.<name>) of topic and entity spike alerts",
+    )
     session_timeout: float = Field(
         60,
         ge=6,

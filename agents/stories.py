@@ -29,9 +29,11 @@ from agents.analyser import wait_all
 from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.internals import act_for
+from agents.spikes import TICK_KEY, SpikeState, route_of
 from monitor import wirejson
 from monitor.alerting.records import Candidate, update_candidate
-from monitor.alerting.stories import Story, StoryBook, arrival_of, met
+from monitor.alerting.stories import Joined, Story, StoryBook, arrival_of, met
+from monitor.rules.files import RuleSet
 
 log = logging.getLogger(__name__)
 STAGE = "story"  # the dead-letter stage label of this agent
@@ -73,6 +75,9 @@ class StoryPorts:
     candidates: Any
     deadletter: DeadLetter
     flush: Callable[[], Awaitable[None]]
+    #: Spike detection (None: off) and where spike alerts go (:class:`agents.app.Sinks`).
+    spikes: SpikeState | None = None
+    alerts: Any = None
 
 
 async def process_arrivals(
@@ -83,23 +88,27 @@ async def process_arrivals(
         await _process(events, ctx, state, ports)
     except BaseException:
         state.forget()
+        if ports.spikes is not None:
+            ports.spikes.forget()
         raise
 
 
 async def _process(
     events: Sequence[Any], ctx: Context, state: StoryState, ports: StoryPorts
 ) -> None:
-    book, ruleset, metrics = state.book(), ctx.rules.current, ctx.metrics
+    book, metrics = state.book(), ctx.metrics
     touched: dict[str, tuple[Story, Any]] = {}
     closed: dict[str, Any] = {}
     sent = []
-    forward = ports.candidates.send
     for event in events:
+        if event.message.key == TICK_KEY:
+            continue  # only a reason to run: the spike windows close below
         try:
             record = json.loads(event.message.value)
             arrival = arrival_of(record)
             found = [Candidate(c) for c in record["candidates"]]
-            keys = [c.rule_key for c in found]
+            for item in found:
+                item.rule_key  # noqa: B018 - validates every key now, not mid-batch
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             await ports.deadletter.send(event.message, "bad_json", repr(exc), stage=STAGE)
             continue
@@ -109,28 +118,54 @@ async def _process(
             metrics.story_articles.observe(story.articles)
             metrics.story_sources.observe(len(story.sources))
         joined = book.join(arrival)
-        story = joined.story
         if joined.founded:
             metrics.stories_founded.inc()
-        story.matched(keys)
-        closed.pop(story.story_id, None)
-        touched[story.story_id] = (story, event)
-        summary = story.summary()
-        for item in found:
-            rule = ruleset.rule(item.rule_key)
-            reached = met(story, rule.story_updates) if rule else []
-            story.unforwarded(item.rule_key, reached)  # this candidate carries them
-            value = dict(item.record, story_id=story.story_id, story=summary, updates=reached)
-            sent.append(await forward(key=item.rule_key.encode(), value=_dumps(value)))
-        for rule_key in story.rules:
-            rule = ruleset.rule(rule_key)
-            if rule_key in keys or rule is None or not rule.story_updates:
-                continue
-            reached = met(story, rule.story_updates)
-            if story.unforwarded(rule_key, reached) or (reached and not joined.new):
-                update = update_candidate(rule, record, summary, reached).to_json()
-                sent.append(await forward(key=rule_key.encode(), value=_dumps(update)))
-    table = state.table
+        joined.story.matched(c.rule_key for c in found)
+        closed.pop(joined.story.story_id, None)
+        touched[joined.story.story_id] = (joined.story, event)
+        if ports.spikes is not None:
+            ports.spikes.count(record, joined.story.story_id, event, metrics)
+        sent += await _forward(joined, record, found, ctx.rules.current, ports.candidates)
+    sent += await _write(state.table, closed, touched, ports.stories)
+    metrics.stories_live.set(len(book))
+    if ports.spikes is not None and events:
+        routes = route_of(ctx.rules.current, ctx.settings)
+        await ports.spikes.close(ctx.clock().timestamp(), events[-1], ctx, ports.alerts, routes)
+    await ports.flush()  # the rows are durable before the batch's offsets can be committed
+    await wait_all(sent)
+
+
+async def _forward(
+    joined: Joined, record: dict[str, Any], found: list[Candidate], ruleset: RuleSet, to: Any
+) -> list[Any]:
+    """Send the article's candidates with their story, and the story updates it brings to
+    rules that matched earlier articles of the story."""
+    story, sent = joined.story, []
+    summary = story.summary()
+    keys = {item.rule_key for item in found}
+    for item in found:
+        rule = ruleset.rule(item.rule_key)
+        reached = met(story, rule.story_updates) if rule else []
+        story.unforwarded(item.rule_key, reached)  # this candidate carries them
+        value = dict(item.record, story_id=story.story_id, story=summary, updates=reached)
+        sent.append(await to.send(key=item.rule_key.encode(), value=_dumps(value)))
+    for rule_key in story.rules:
+        rule = ruleset.rule(rule_key)
+        if rule_key in keys or rule is None or not rule.story_updates:
+            continue
+        reached = met(story, rule.story_updates)
+        if story.unforwarded(rule_key, reached) or (reached and not joined.new):
+            update = update_candidate(rule, record, summary, reached).to_json()
+            sent.append(await to.send(key=rule_key.encode(), value=_dumps(update)))
+    return sent
+
+
+async def _write(
+    table: Any, closed: dict[str, Any], touched: dict[str, tuple[Story, Any]], stories: Any
+) -> list[Any]:
+    """Each story the batch touched: its row once, its record on news.stories; closed
+    stories' rows deleted."""
+    sent = []
     for story_id, event in closed.items():
         act_for(event)
         if table.get(story_id) is not None:
@@ -138,10 +173,8 @@ async def _process(
     for story_id, (story, event) in touched.items():
         act_for(event)
         table[story_id] = story.to_state()
-        sent.append(await ports.stories.send(key=story_id.encode(), value=_dumps(story.to_json())))
-    metrics.stories_live.set(len(book))
-    await ports.flush()  # the rows are durable before the batch's offsets can be committed
-    await wait_all(sent)
+        sent.append(await stories.send(key=story_id.encode(), value=_dumps(story.to_json())))
+    return sent
 
 
 def _dumps(value: Any) -> bytes:

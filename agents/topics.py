@@ -137,5 +137,13 @@ def route_topics(settings: Settings, routes: tuple[str, ...]) -> list[ResolvedTo
     return [resolve(ROUTE, settings, route) for route in routes]
 
 
+def spike_route(settings: Settings) -> str:
+    """The route of topic and entity spike alerts (``alerts.<NEWSMON_SPIKE_WATCHLIST>``)."""
+    return f"alerts.{settings.spike_watchlist}"
+
+
 def all_topics(settings: Settings, routes: tuple[str, ...] = ()) -> list[ResolvedTopic]:
+    """Every topic newsmon uses: the table's, the rule set's routes and the spike route."""
+    if settings.spikes and spike_route(settings) not in routes:
+        routes = (*routes, spike_route(settings))
     return [resolve(spec, settings) for spec in TOPICS] + route_topics(settings, routes)

@@ -21,13 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from monitor.alerting.once_per_story import Throttle
+from monitor.alerting.spikes import Spike
 from monitor.rules.files import RuleMatch
 from monitor.rules.ruleset import Rule, rule_key
 from monitor.tagging.tagged_article import TaggedArticle
 
-#: The ``kind`` of a rule's alert on a new story, and of the alert that says a story it
-#: alerted on has grown past a threshold (the schema also reserves ``spike``).
-RULE_ALERT, STORY_UPDATE = "rule", "story_update"
+#: The ``kind`` of a rule's alert on a new story, of the alert that says a story it
+#: alerted on has grown past a threshold, and of a spike of coverage.
+RULE_ALERT, STORY_UPDATE, SPIKE = "rule", "story_update", "spike"
 
 
 def alert_id(rule_id: str, rule_version: str, story_id: str) -> str:
@@ -188,3 +189,42 @@ def update_alert_record(found: Candidate, threshold: str, raised_at: datetime) -
     alert["kind"] = STORY_UPDATE
     alert["update"] = {"threshold": threshold}
     return alert
+
+
+def spike_alert_record(
+    spike: Spike, watchlist: str, severity: str, raised_at: datetime, detector: str
+) -> dict[str, Any]:
+    """The ``spike`` alert: a series covered far more than usual in one window.
+
+    Its ``rule`` names the detector (id ``spike.<kind>``, ``detector`` the version of its
+    settings) and the watchlist it is filed under; its ``article`` and ``story_id`` are
+    the first article of the largest story driving it; ``spike`` says the rest. The id
+    hashes series and window: one alert per series and window.
+    """
+    kind, name = spike.series
+    top = spike.stories[0]
+    identity = f"{SPIKE}\x00{kind}\x00{name}\x00{spike.window}".encode()
+    return {
+        "alert_id": hashlib.sha256(identity).hexdigest()[:24],
+        "rule": {
+            "id": f"{SPIKE}.{kind}",
+            "version": detector,
+            "name": f"Spike: {kind} {name}",
+            "severity": severity,
+            "watchlist": watchlist,
+        },
+        "article": {
+            "id": top.ids[0],
+            "title": top.title,
+            "url": "",
+            "source": "",
+            "published_at": None,
+        },
+        "matches": [],
+        "topics": [{"name": name, "score": 0.0, "confidence": None}] if kind == "topic" else [],
+        "entities": [{"text": name, "label": "", "canonical": name}] if kind == "entity" else [],
+        "story_id": top.story_id,
+        "raised_at": raised_at.isoformat(),
+        "kind": SPIKE,
+        "spike": spike.to_json(),
+    }

@@ -32,11 +32,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from monitor.text.fingerprint import distance
 
-SeriesKind = Literal["topic", "entity"]
+SeriesKind = Literal["topic", "entity", "watchlist"]
 Series = tuple[SeriesKind, str]
 #: Two articles whose fingerprints differ by at most this many bits tell one story (the
 #: same bound as once-per-story's near-duplicates).
@@ -64,27 +64,56 @@ class SpikeSettings:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One article of a window: what it counts in, and its story fingerprint."""
+    """One article of a window: what it counts in (topics, entities, the watchlists whose
+    rules matched it), its story fingerprint and, in the stream, its story id."""
 
     id: str
     title: str
     topics: tuple[str, ...]
     entities: tuple[str, ...]
     fingerprint: int
+    watchlists: tuple[str, ...] = ()
+    story_id: str | None = None
 
     def series(self) -> set[Series]:
         found: set[Series] = {("topic", t) for t in self.topics}
         found.update(("entity", e) for e in self.entities)
+        found.update(("watchlist", w) for w in self.watchlists)
         return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "topics": list(self.topics),
+            "entities": list(self.entities),
+            "fingerprint": f"{self.fingerprint:016x}",
+            "watchlists": list(self.watchlists),
+            "story_id": self.story_id,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Member:
+        return cls(
+            str(value["id"]),
+            str(value["title"]),
+            tuple(value["topics"]),
+            tuple(value["entities"]),
+            int(value["fingerprint"], 16),
+            tuple(value.get("watchlists", ())),
+            value.get("story_id"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """A near-duplicate cluster within a spike: its first title and size."""
+    """A story within a spike (a near-duplicate cluster): its first title and size, and
+    its story id where the stream gave one."""
 
     title: str
     articles: int
     ids: tuple[str, ...]
+    story_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +141,16 @@ class Spike:
             "share": round(self.share, 5),
             "baseline_share": round(self.baseline_share, 5),
             "p_value": self.p_value,
-            "z": round(self.z, 2),
+            "z": round(self.z, 2) if math.isfinite(self.z) else None,  # None: no spread
             "series_tested": self.tested,
             "stories": [
-                {"title": s.title, "articles": s.articles, "ids": list(s.ids)} for s in self.stories
+                {
+                    "title": s.title,
+                    "articles": s.articles,
+                    "ids": list(s.ids),
+                    "story_id": s.story_id,
+                }
+                for s in self.stories
             ],
         }
 
@@ -144,6 +179,8 @@ class SpikeDetector:
     settings: SpikeSettings = field(default_factory=SpikeSettings)
     _baselines: dict[Series, _Baseline] = field(default_factory=dict)
     _entity_counts: dict[str, int] = field(default_factory=dict)
+    #: Series with a full history in the last window closed (the Bonferroni ``m``).
+    last_tested: int = 0
 
     @property
     def _weight(self) -> float:
@@ -160,9 +197,10 @@ class SpikeDetector:
                 counts.setdefault(series, []).append(member)
         self._admit_entities(counts)
         followed = self._entities()
-        counts = {s: m for s, m in counts.items() if s[0] == "topic" or s[1] in followed}
+        counts = {s: m for s, m in counts.items() if s[0] != "entity" or s[1] in followed}
         ready = {s for s, b in self._baselines.items() if b.windows >= self.settings.warmup}
         tested = max(1, len(ready))
+        self.last_tested = len(ready)
         spikes = []
         for series in sorted(ready & counts.keys()):
             spike = self._test(window, series, counts[series], total, tested)
@@ -208,6 +246,23 @@ class SpikeDetector:
             stories(members),
         )
 
+    def to_state(self) -> dict[str, Any]:
+        """The baselines and entity counts, JSON-safe (a table row)."""
+        return {
+            "baselines": [
+                [kind, name, b.mean, b.var, b.windows]
+                for (kind, name), b in sorted(self._baselines.items())
+            ],
+            "entities": dict(self._entity_counts),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._baselines = {
+            (kind, str(name)): _Baseline(float(mean), float(var), int(windows))
+            for kind, name, mean, var, windows in state["baselines"]
+        }
+        self._entity_counts = {str(k): int(v) for k, v in state["entities"].items()}
+
     def _admit_entities(self, counts: Mapping[Series, list[Member]]) -> None:
         for (kind, name), members in counts.items():
             if kind == "entity":
@@ -227,23 +282,33 @@ class SpikeDetector:
         self._entity_counts = dict(ranked[:limit])
         kept = set(self._entity_counts)
         self._baselines = {
-            s: b for s, b in self._baselines.items() if s[0] == "topic" or s[1] in kept
+            s: b for s, b in self._baselines.items() if s[0] != "entity" or s[1] in kept
         }
 
 
 def stories(members: Iterable[Member], top: int = 3) -> tuple[Story, ...]:
-    """The largest near-duplicate clusters among ``members`` (greedy, in arrival order)."""
-    clusters: list[tuple[int, list[Member]]] = []
+    """The largest stories among ``members``: by story id where members carry one (the
+    stream's stories), else near-duplicate clusters (greedy, in arrival order)."""
+    clusters: list[tuple[int | str, list[Member]]] = []
     for member in members:
-        for fingerprint, cluster in clusters:
-            if distance(fingerprint, member.fingerprint) <= STORY_DISTANCE:
+        for key, cluster in clusters:
+            if (
+                member.story_id == key
+                if member.story_id is not None
+                else isinstance(key, int) and distance(key, member.fingerprint) <= STORY_DISTANCE
+            ):
                 cluster.append(member)
                 break
         else:
-            clusters.append((member.fingerprint, [member]))
+            clusters.append((member.story_id or member.fingerprint, [member]))
     clusters.sort(key=lambda fc: -len(fc[1]))
     return tuple(
-        Story(cluster[0].title, len(cluster), tuple(m.id for m in cluster[:20]))
+        Story(
+            cluster[0].title,
+            len(cluster),
+            tuple(m.id for m in cluster[:20]),
+            cluster[0].story_id,
+        )
         for _, cluster in clusters[:top]
     )
 
@@ -290,3 +355,110 @@ def backtest(
         label = start.date().isoformat() if step % 86_400 == 0 else start.isoformat()
         found.extend(detector.close(label, windows[index]))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A window the stream closed: its start, label, article count and spikes."""
+
+    start: float
+    label: str
+    ids: tuple[str, ...]
+    spikes: list[Spike]
+
+    @property
+    def articles(self) -> int:
+        return len(self.ids)
+
+
+class SpikeWindows:
+    """The stream's windows: articles counted by event time, windows closed by a watermark.
+
+    An article's event time is its ``published_at``, else its ingest time, and never later
+    than its ingest time (a clock ahead of ours must not close windows early). The
+    stream's event clock runs with the wall clock, as far ahead as its freshest article
+    was (``lead``: the largest event time minus ingest time seen); the watermark is that
+    clock less the allowed ``lateness``, and a window closes once the watermark
+    passes its end, so it closes on time when the stream (or any part of it) goes quiet,
+    and a dated corpus replayed faster than real time closes windows as its own clock
+    runs. An article whose window has closed is late: counted, not added. Windows without
+    articles (a gap in the collection) close without a test, as offline.
+
+    The state is JSON rows: :meth:`to_state` (clock, closed boundary, detector) and one
+    row per member (:meth:`add` says whether an article is new to its window).
+    """
+
+    def __init__(self, window: float, lateness: float, settings: SpikeSettings) -> None:
+        if window <= 0 or lateness < 0:
+            raise ValueError("window must be positive and lateness not negative")
+        self.window, self.lateness = window, lateness
+        self.detector = SpikeDetector(settings)
+        self.open: dict[float, dict[str, Member]] = {}
+        self.closed_until: float | None = None  # every window starting before it is closed
+        self.lead: float | None = None  # the largest event time less ingest time seen
+
+    def start_of(self, moment: float) -> float:
+        return math.floor(moment / self.window) * self.window
+
+    def window_of(self, published: float | None, ingested: float) -> float:
+        """The start of an article's window (by its event time)."""
+        return self.start_of(ingested if published is None else min(published, ingested))
+
+    def add(self, member: Member, published: float | None, ingested: float) -> bool | None:
+        """Count an article: True if new to its window, False if already there (processed
+        again), None if its window has closed (late)."""
+        event = ingested if published is None else min(published, ingested)
+        start = self.start_of(event)
+        if self.closed_until is not None and start < self.closed_until:
+            return None
+        if self.lead is None or event - ingested > self.lead:
+            self.lead = event - ingested
+        members = self.open.setdefault(start, {})
+        if member.id in members:
+            return False
+        members[member.id] = member
+        return True
+
+    def watermark(self, now: float) -> float | None:
+        if self.lead is None:
+            return None
+        return now + self.lead - self.lateness
+
+    def close_due(self, now: float) -> list[Closed]:
+        """Close every window whose end the watermark has passed, oldest first."""
+        mark = self.watermark(now)
+        if mark is None:
+            return []
+        closed = []
+        for start in sorted(s for s in self.open if s + self.window <= mark):
+            members = list(self.open.pop(start).values())
+            label = _label(start, self.window)
+            spikes = self.detector.close(label, members)
+            closed.append(Closed(start, label, tuple(m.id for m in members), spikes))
+        # Every window starting before the watermark's own has passed, with articles or not.
+        passed = self.start_of(mark)
+        if self.closed_until is None or passed > self.closed_until:
+            self.closed_until = passed
+        return closed
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "closed_until": self.closed_until,
+            "lead": self.lead,
+            "detector": self.detector.to_state(),
+        }
+
+    def restore(self, state: Mapping[str, Any], members: Iterable[tuple[float, Member]]) -> None:
+        """Back to a saved state, with the members of the windows still open."""
+        self.closed_until = state["closed_until"]
+        self.lead = state["lead"]
+        self.detector.restore(state["detector"])
+        self.open = {}
+        for start, member in members:
+            if self.closed_until is None or start >= self.closed_until:
+                self.open.setdefault(start, {})[member.id] = member
+
+
+def _label(start: float, window: float) -> str:
+    moment = datetime.fromtimestamp(start, UTC)
+    return moment.date().isoformat() if window % 86_400 == 0 else moment.isoformat()

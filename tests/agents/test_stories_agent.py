@@ -8,41 +8,16 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from agents.analyser import process_articles
-from agents.app import build_context
-from agents.context import Context, RulesHolder
+from agents.context import Context
 from agents.deadletter import DeadLetter
 from agents.notifier import StoryTable, process_candidates
-from agents.settings import load_settings
 from agents.stories import StoryPorts, StoryState, process_arrivals
-from monitor.rules.files import parse_rules
 from monitor.text.article import Article, article_from_text, encode_article
 from tests.agents.fakes import ChangelogTable, FakeSinks, FakeTopic, events
 from tests.agents.test_agents import CrashingSinks
 from tests.conftest import SEED
-
-RULES = """\
-watchlists:
-  - name: desk
-    story_updates:
-      - sources: 3
-      - {articles: 4, within: 1h}
-    rules:
-      - id: willing
-        query: '"coalition of the willing"'
-      - id: quiet
-        query: 'Macron'
-        story_updates: []
-"""
-
-
-@pytest.fixture(scope="module")
-def ctx() -> Context:
-    settings = load_settings({"NEWSMON_SPACY_MODEL": "blank", "NEWSMON_NER": "false"})
-    base = build_context(settings, CollectorRegistry())
-    return replace(base, rules=RulesHolder(parse_rules(RULES, "desk.yaml", ()), "test"))
 
 
 def _seed(n: int = 0, source: str = "wire-a") -> Article:

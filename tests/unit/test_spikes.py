@@ -123,3 +123,20 @@ def test_poisson_upper_tail(k: int, mu: float) -> None:
     tail = sum(pmf(i) for i in range(k, k + 200))
     expected = tail if k > mu else exact
     assert poisson_upper_tail(k, mu) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_a_watchlist_series_spikes_and_is_not_bounded_as_an_entity() -> None:
+    rnd = random.Random(5)
+    settings = SpikeSettings(max_entities=1)  # the entity bound must not drop watchlists
+    windows = []
+    for w in range(12):
+        hot = 15 if w == 10 else 1
+        windows.append(
+            [
+                Member(f"w{w}a{i}", "x", (), (f"e{i}",), rnd.getrandbits(64), ("desk",) * (i < hot))
+                for i in range(30)
+            ]
+        )
+    detector = SpikeDetector(settings)
+    found = [(w, s.series) for w, m in enumerate(windows) for s in detector.close(f"w{w}", m)]
+    assert found == [(10, ("watchlist", "desk"))]
