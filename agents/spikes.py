@@ -9,10 +9,11 @@ watchlist they are filed under. Every worker sends a tick to ``news.story-input`
 seconds, so the agent runs, and windows close on time, when no article comes.
 
 State lives in the changelog-backed table ``spikes`` (one partition, with the story
-agent's input): one row per article of an open window (``m|<window start>|<article id>``:
-an article processed again is not counted twice), the windows' clock and the detector's
-baselines (``state``), and the spike alerts of a close not yet acknowledged
-(``pending``). A close writes the new state and the pending alerts, flushes the
+agent's input): per batch and open window, the articles the batch added
+(``m|<window start>|<first offset>-<last offset>``: one changelog record per batch, not per
+article; an article processed again is found in the window and not counted twice), the
+windows' clock and the detector's baselines (``state``), and the spike alerts of a close
+not yet acknowledged (``pending``). A close writes the new state and the pending alerts, flushes the
 changelog, sends the alerts, then clears the mark; a mark found after a restart is
 completed by reading the alert topics back for the alerts' ids (only the missing copies
 are sent), as the notifier does.
@@ -58,12 +59,15 @@ class SpikeState:
         self.table = table
         self.settings = settings
         self._windows: SpikeWindows | None = None
+        self._rows: dict[float, set[str]] = {}  # the member rows of each open window
+        self._added: dict[float, list[dict[str, Any]]] = {}  # this batch's new members
         self._finished = False  # pending alerts of an earlier run completed
         described = json.dumps(_describe(settings), sort_keys=True)
         self.detector_version = hashlib.sha256(described.encode()).hexdigest()[:12]
 
     def forget(self) -> None:
         self._windows = None
+        self._rows, self._added = {}, {}
         self._finished = False
 
     async def on_recover(self) -> None:
@@ -75,12 +79,12 @@ class SpikeState:
             windows = SpikeWindows(
                 settings.spike_window, settings.spike_lateness, detector_settings(settings)
             )
-            rows = list(self.table.items())
-            members = [
-                (float(key.split("|")[1]), Member.from_json(value))
-                for key, value in rows
-                if key.startswith(f"{MEMBER}|") and value
-            ]
+            members = []
+            for key, value in list(self.table.items()):
+                if key.startswith(f"{MEMBER}|") and value:
+                    start = float(key.split("|")[1])
+                    self._rows.setdefault(start, set()).add(key)
+                    members += [(start, Member.from_json(m)) for m in value]
             if (state := self.table.get(STATE)) is not None:
                 windows.restore(state, members)
             else:
@@ -89,7 +93,7 @@ class SpikeState:
             self._windows = windows
         return self._windows
 
-    def count(self, record: dict[str, Any], story_id: str, event: Any, metrics: Metrics) -> None:
+    def count(self, record: dict[str, Any], story_id: str, metrics: Metrics) -> None:
         """Count one article (a ``news.story-input`` record) in its window."""
         article = record["article"]
         watchlists = sorted({c["rule"]["watchlist"] for c in record["candidates"]})
@@ -110,17 +114,28 @@ class SpikeState:
             metrics.spike_late.inc()
         elif added:
             start = windows.window_of(moment, float(record["at"]))
-            act_for(event)
-            self.table[f"{MEMBER}|{start:.0f}|{member.id}"] = member.to_json()
+            self._added.setdefault(start, []).append(member.to_json())
+
+    def _store_added(self, first: Any, last: Any) -> None:
+        """One row per open window for the members this batch added (offsets name it)."""
+        span = f"{first.message.offset}-{last.message.offset}"
+        for start, members in self._added.items():
+            key = f"{MEMBER}|{start:.0f}|{span}"
+            self.table[key] = members
+            self._rows.setdefault(start, set()).add(key)
+        self._added = {}
 
     async def close(
-        self, now: float, event: Any, ctx: Any, sinks: Any, routes: Callable[[str], str]
+        self, now: float, events: Any, ctx: Any, sinks: Any, routes: Callable[[str], str]
     ) -> None:
-        """Close the windows the watermark passed; raise their spikes, exactly once."""
-        act_for(event)
+        """Store the batch's members; close the windows the watermark passed and raise
+        their spikes, exactly once."""
+        act_for(events[-1])
+        self._store_added(events[0], events[-1])
         await self._finish_pending(sinks)
         windows = self.windows()
         closed = windows.close_due(now)
+        self._drop_closed_rows(windows)
         if not closed:
             return
         metrics, settings = ctx.metrics, self.settings
@@ -147,10 +162,6 @@ class SpikeState:
                     "route": routes(watchlist),
                     "at": raised_at.timestamp(),
                 }
-            for article_id in window.ids:
-                key = f"{MEMBER}|{window.start:.0f}|{article_id}"
-                if self.table.get(key) is not None:
-                    del self.table[key]
         if pending:
             self.table[PENDING] = pending
         self.table[STATE] = windows.to_state()
@@ -169,6 +180,15 @@ class SpikeState:
                     spike["observed"],
                     spike["expected"],
                 )
+
+    def _drop_closed_rows(self, windows: SpikeWindows) -> None:
+        """Delete the member rows of every closed window (this close's, or one a crash
+        left behind)."""
+        bound = windows.closed_until
+        for start in [s for s in self._rows if bound is not None and s < bound]:
+            for key in self._rows.pop(start):
+                if self.table.get(key) is not None:
+                    del self.table[key]
 
     async def _finish_pending(self, sinks: Any) -> None:
         if self._finished:

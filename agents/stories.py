@@ -124,13 +124,13 @@ async def _process(
         closed.pop(joined.story.story_id, None)
         touched[joined.story.story_id] = (joined.story, event)
         if ports.spikes is not None:
-            ports.spikes.count(record, joined.story.story_id, event, metrics)
+            ports.spikes.count(record, joined.story.story_id, metrics)
         sent += await _forward(joined, record, found, ctx.rules.current, ports.candidates)
     sent += await _write(state.table, closed, touched, ports.stories)
     metrics.stories_live.set(len(book))
     if ports.spikes is not None and events:
         routes = route_of(ctx.rules.current, ctx.settings)
-        await ports.spikes.close(ctx.clock().timestamp(), events[-1], ctx, ports.alerts, routes)
+        await ports.spikes.close(ctx.clock().timestamp(), events, ctx, ports.alerts, routes)
     await ports.flush()  # the rows are durable before the batch's offsets can be committed
     await wait_all(sent)
 

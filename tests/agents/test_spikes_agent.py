@@ -189,3 +189,25 @@ async def test_a_spike_interrupted_by_a_crash_is_completed_once(ctx: Context) ->
     assert len(agent.alerts()) == 1
     assert len(agent.sinks.route("alerts.spikes").sent) == 1
     assert "pending" not in agent.table
+
+
+async def test_members_are_stored_one_row_per_batch_and_dropped_when_their_window_closes(
+    ctx: Context,
+) -> None:
+    ctx = _settings(ctx)
+    [template] = await _arrivals(ctx, _seed(1, "a"))
+    agent = Agent(ctx)
+    windows = _windows(template, {})
+    await agent.run(windows[0][:10], now=T0 + 30)
+    await agent.run(windows[0][10:], now=T0 + 45)
+    rows = {k: v for k, v in agent.table.items() if k.startswith("m|")}
+    assert len(rows) == 2, "two batches, one window: two rows"
+    assert sum(len(v) for v in rows.values()) == 20
+    again = SpikeState(agent.table, ctx.settings)  # a restart: the window from the rows
+    agent.spikes = again
+    await agent.run(windows[0][10:], now=T0 + 46)  # the second batch processed again
+    assert len([k for k in agent.table if k.startswith("m|")]) == 2, "nothing new to store"
+    await agent.run(windows[1], now=T0 + WINDOW + LATE + 1)  # window 0 closes
+    starts = {k.split("|")[1] for k in agent.table if k.startswith("m|")}
+    assert starts == {f"{T0 + WINDOW:.0f}"}
+    assert agent.table["state"]["closed_until"] == T0 + WINDOW
