@@ -33,6 +33,7 @@ from agents.metrics import Metrics
 from agents.settings import Settings
 from monitor.alerting.records import spike_alert_record
 from monitor.alerting.spikes import Member, SpikeSettings, SpikeWindows
+from monitor.errors import InvalidArticle
 from monitor.rules.files import RuleSet
 from monitor.text.article import parse_timestamp
 
@@ -106,8 +107,7 @@ class SpikeState:
             tuple(watchlists),
             story_id,
         )
-        published = article.get("published_at")
-        moment = parse_timestamp(published).timestamp() if published else None
+        moment = _timestamp(article.get("published_at"))
         windows = self.windows()
         added = windows.add(member, moment, float(record["at"]))
         if added is None:
@@ -203,6 +203,17 @@ class SpikeState:
                 log.warning("completed spike alert %s interrupted by a crash", alert_id)
             del self.table[PENDING]
         self._finished = True
+
+
+def _timestamp(published: Any) -> float | None:
+    """An article's publication time, or None (then its ingest time counts) when it has
+    none or one that does not parse."""
+    if not published:
+        return None
+    try:
+        return parse_timestamp(str(published)).timestamp()
+    except InvalidArticle:
+        return None
 
 
 def _describe(settings: Settings) -> dict[str, Any]:

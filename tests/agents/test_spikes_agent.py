@@ -211,3 +211,13 @@ async def test_members_are_stored_one_row_per_batch_and_dropped_when_their_windo
     starts = {k.split("|")[1] for k in agent.table if k.startswith("m|")}
     assert starts == {f"{T0 + WINDOW:.0f}"}
     assert agent.table["state"]["closed_until"] == T0 + WINDOW
+
+
+async def test_a_publication_time_that_does_not_parse_counts_at_ingest(ctx: Context) -> None:
+    ctx = _settings(ctx)
+    [template] = await _arrivals(ctx, _seed(1, "a"))
+    agent = Agent(ctx)
+    record = _article(template, 1, T0 + 5, None)
+    record["article"]["published_at"] = "yesterday"
+    await agent.run([record], now=T0 + 10)
+    assert set(agent.spikes.windows().open) == {T0}
