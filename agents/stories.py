@@ -15,6 +15,10 @@ Processing an article again (a crash before the commit) finds it among its story
 members: the counts do not move, and its candidates and reached thresholds are sent
 again for the notifier to drop. A batch's table rows are durable before it returns, so
 a committed article is always counted.
+
+The same pass counts every article for spike detection (:mod:`agents.spikes`); ticks
+(key ``tick``, sent by every worker every few seconds) make the agent run, and its spike
+windows close, when no article comes.
 """
 
 from __future__ import annotations
