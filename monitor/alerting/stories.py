@@ -166,13 +166,10 @@ class Story:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The ``news.stories`` record (docs/records.md)."""
+        """The ``news.stories`` record (docs/records.md): the summary, with the sources
+        named, the top topics and entities, and the member ids."""
         return {
-            "story_id": self.story_id,
-            "title": self.title,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "articles": self.articles,
+            **self.summary(),
             "sources": list(self.sources),
             "topics": [{"name": n, "articles": c} for n, c in _top(self.topics)],
             "entities": [{"canonical": n, "articles": c} for n, c in _top(self.entities)],

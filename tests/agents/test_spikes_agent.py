@@ -94,6 +94,13 @@ class Agent:
         return [json.loads(s.value) for s in self.sinks.alerts.sent]
 
 
+async def _agent(ctx: Context) -> tuple[Agent, dict[str, Any]]:
+    """A story agent with spikes on short windows, and an arrival record to copy."""
+    ctx = _settings(ctx)
+    [template] = await _arrivals(ctx, _seed(1, "a"))
+    return Agent(ctx), template
+
+
 async def _flushed() -> None:
     return None
 
@@ -116,9 +123,8 @@ def _windows(
 async def test_a_burst_raises_one_spike_alert_when_its_window_closes(
     ctx: Context, alert_schema: Any
 ) -> None:
-    ctx = _settings(ctx)
-    [template] = await _arrivals(ctx, _seed(1, "a"))
-    agent = Agent(ctx)
+    agent, template = await _agent(ctx)
+    ctx = agent.ctx
     windows = _windows(template, {6: 14})
     for w, batch in enumerate(windows[:7]):
         await agent.run(batch, now=T0 + w * WINDOW + 45)
@@ -145,9 +151,8 @@ async def test_a_burst_raises_one_spike_alert_when_its_window_closes(
 
 
 async def test_a_quiet_stream_closes_its_last_window_on_a_tick(ctx: Context) -> None:
-    ctx = _settings(ctx)
-    [template] = await _arrivals(ctx, _seed(1, "a"))
-    agent = Agent(ctx)
+    agent, template = await _agent(ctx)
+    ctx = agent.ctx
     for w, batch in enumerate(_windows(template, {7: 14})):
         await agent.run(batch, now=T0 + w * WINDOW + 45)
     assert agent.alerts() == []
@@ -159,9 +164,8 @@ async def test_a_quiet_stream_closes_its_last_window_on_a_tick(ctx: Context) -> 
 
 
 async def test_an_article_processed_again_is_counted_once(ctx: Context) -> None:
-    ctx = _settings(ctx)
-    [template] = await _arrivals(ctx, _seed(1, "a"))
-    agent = Agent(ctx)
+    agent, template = await _agent(ctx)
+    ctx = agent.ctx
     windows = _windows(template, {6: 14})
     for w, batch in enumerate(windows[:7]):
         await agent.run(batch, now=T0 + w * WINDOW + 45)
@@ -173,9 +177,8 @@ async def test_an_article_processed_again_is_counted_once(ctx: Context) -> None:
 
 
 async def test_a_spike_interrupted_by_a_crash_is_completed_once(ctx: Context) -> None:
-    ctx = _settings(ctx)
-    [template] = await _arrivals(ctx, _seed(1, "a"))
-    agent = Agent(ctx)
+    agent, template = await _agent(ctx)
+    ctx = agent.ctx
     for w, batch in enumerate(_windows(template, {7: 14})):
         await agent.run(batch, now=T0 + w * WINDOW + 45)
     crashing = CrashingSinks()
@@ -194,9 +197,8 @@ async def test_a_spike_interrupted_by_a_crash_is_completed_once(ctx: Context) ->
 async def test_members_are_stored_one_row_per_batch_and_dropped_when_their_window_closes(
     ctx: Context,
 ) -> None:
-    ctx = _settings(ctx)
-    [template] = await _arrivals(ctx, _seed(1, "a"))
-    agent = Agent(ctx)
+    agent, template = await _agent(ctx)
+    ctx = agent.ctx
     windows = _windows(template, {})
     await agent.run(windows[0][:10], now=T0 + 30)
     await agent.run(windows[0][10:], now=T0 + 45)
@@ -214,9 +216,8 @@ async def test_members_are_stored_one_row_per_batch_and_dropped_when_their_windo
 
 
 async def test_a_publication_time_that_does_not_parse_counts_at_ingest(ctx: Context) -> None:
-    ctx = _settings(ctx)
-    [template] = await _arrivals(ctx, _seed(1, "a"))
-    agent = Agent(ctx)
+    agent, template = await _agent(ctx)
+    ctx = agent.ctx
     record = _article(template, 1, T0 + 5, None)
     record["article"]["published_at"] = "yesterday"
     await agent.run([record], now=T0 + 10)

@@ -48,6 +48,20 @@ def newsmon_env(bootstrap: str, prefix: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def quick_env(bootstrap: str, prefix: str, rules: Path, **extra: str) -> dict[str, str]:
+    """A worker's environment for a test of the stream's logic: a rule file, the blank
+    pipeline without NER, a 0.1-s batch window."""
+    return newsmon_env(
+        bootstrap,
+        prefix,
+        NEWSMON_RULES=str(rules),
+        NEWSMON_SPACY_MODEL="blank",
+        NEWSMON_NER="false",
+        NEWSMON_BATCH_WINDOW="0.1",
+        **extra,
+    )
+
+
 def get_json(url: str, timeout: float = 5) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())

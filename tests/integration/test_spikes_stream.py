@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import free_port
 from tests.integration.processes import (
     kcat_read,
-    newsmon_env,
+    quick_env,
     run_newsmon,
     running_worker,
     wait_for,
@@ -94,13 +94,10 @@ def test_a_burst_in_a_replayed_feed_raises_one_spike_for_its_window(
     prefix = f"spikes{free_port()}."
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    env = newsmon_env(
+    env = quick_env(
         bootstrap,
         prefix,
-        NEWSMON_RULES=str(rules),
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_NER="false",
-        NEWSMON_BATCH_WINDOW="0.1",
+        rules,
         NEWSMON_SPIKE_WINDOW=str(WINDOW),
         NEWSMON_SPIKE_LATENESS="2",
         NEWSMON_SPIKE_WARMUP="3",

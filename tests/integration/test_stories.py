@@ -15,7 +15,7 @@ from monitor.text.article import article_from_text
 from tests.conftest import SEED, free_port
 from tests.integration.processes import (
     kcat_read,
-    newsmon_env,
+    quick_env,
     run_newsmon,
     running_worker,
     wait_for,
@@ -63,13 +63,10 @@ def test_copies_from_three_sources_make_one_story_one_alert_and_two_updates(
     prefix = f"stories{free_port()}."
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    env = newsmon_env(
+    env = quick_env(
         bootstrap,
         prefix,
-        NEWSMON_RULES=str(rules),
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_NER="false",
-        NEWSMON_BATCH_WINDOW="0.1",
+        rules,
     )
     alerts_topic = f"{prefix}news.alerts"
     with running_worker(env, free_port(), tmp_path) as worker:
