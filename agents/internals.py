@@ -24,6 +24,14 @@ Patches (applied by :func:`install` and :func:`install_client_fix`, both idempot
 - **Idempotent produces.** Faust's aiokafka transport gets a producer whose private
   ``_settings_extra`` turns idempotence on (Faust does so only with ``exactly_once``; a
   produce retried across a broker restart otherwise doubled an alert).
+- **A livelock check that does not crash on a partition awaiting its reset.** Faust's
+  livelock detector (every 2.5 commit intervals) reads each assigned partition's
+  ``position`` from aiokafka's fetch state once a high-water mark is known; aiokafka
+  asserts that the position is set, and it is not between a seek to the beginning (ours
+  above, or aiokafka's own reset) and the fetcher's reset of it. While a broker is down
+  that window lasts, and the failed assertion crashed the worker (once in the cluster
+  test). ``AIOKafkaConsumerThread.verify_event_path`` is wrapped to skip such a partition:
+  there is no position to judge progress by yet (:func:`_verify_event_path`).
 - **Metadata that keeps its topics.** aiokafka's ``AIOKafkaClient.add_topic`` keeps the
   topics the client knows when it meets a new one. An aiokafka client asks for every
   topic's metadata while its tracked set is empty; the first send to an unknown topic
@@ -100,7 +108,7 @@ def _installed() -> dict[str, str]:
 
 
 def install() -> None:
-    """Every patch, for a worker: safe commits, idempotent produces, metadata fix."""
+    """Every patch, for a worker: safe commits, livelock check, idempotent produces, metadata."""
     check_versions()
     from faust.transport.consumer import Consumer
     from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -113,6 +121,12 @@ def install() -> None:
     if Consumer.perform_seek is not _perform_seek:
         _stock["perform_seek"] = Consumer.perform_seek
         setattr(Consumer, "perform_seek", _perform_seek)  # noqa: B010
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    if not callable(getattr(thread, "verify_event_path", None)):
+        raise UnsupportedVersion("faust-streaming: AIOKafkaConsumerThread.verify_event_path")
+    if thread.verify_event_path is not _verify_event_path:
+        _stock["verify_event_path"] = thread.verify_event_path
+        setattr(thread, "verify_event_path", _verify_event_path)  # noqa: B010
     if not issubclass(faust_aiokafka.Transport.Producer, _IdempotentProducerMixin):
         base = faust_aiokafka.Transport.Producer
         faust_aiokafka.Transport.Producer = type(
@@ -170,6 +184,17 @@ async def _perform_seek(self: Any) -> None:
         )
         for tp in uncommitted:
             self._read_offset[tp] = None
+
+
+def _verify_event_path(self: Any, now: float, tp: TP) -> None:
+    """Faust's livelock check of one partition, unless the partition awaits its reset."""
+    subscription = self._ensure_consumer()._fetcher._subscriptions.subscription
+    assignment = subscription.assignment if subscription is not None else None
+    if assignment is not None:
+        state = assignment.state_value(TopicPartition(tp.topic, tp.partition))
+        if state is not None and not state.has_valid_position:
+            return  # aiokafka's position would assert; nothing fetched to judge yet
+    _stock["verify_event_path"](self, now, tp)
 
 
 async def _add_gap(self: Any, tp: TP, offset_from: int, offset_to: int) -> None:
