@@ -13,9 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import spacy
-from spacy.attrs import IDX, LENGTH, ORTH, SPACY
-
 from monitor.text.article import Article
 from monitor.text.entities import LABELS, AliasTable, Entity, merge_entities
 from monitor.text.fields import Field, build_field
@@ -28,7 +25,6 @@ BLANK = "blank"
 _SEPARATOR = "\n\n"
 _OPTIONAL = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer")
 _EMBEDDINGS = ("tok2vec", "transformer")
-_TOKEN_ATTRS = [IDX, LENGTH, SPACY, ORTH]
 #: Texts longer than this are tokenised whole and run through NER in chunks of this size.
 LONG_TEXT = 100_000
 #: The longest text the tokenizer accepts (articles are far smaller: see NEWSMON_MAX_ARTICLE_BYTES).
@@ -53,8 +49,11 @@ class Pipeline:
     """A loaded spaCy pipeline plus the alias table, ready to analyse batches."""
 
     def __init__(self, nlp: Any, name: str, aliases: AliasTable) -> None:
+        from spacy.attrs import IDX, LENGTH, ORTH, SPACY
+
         nlp.max_length = MAX_TEXT  # long texts only reach the tokenizer whole
         self._nlp = nlp
+        self._token_attrs = [IDX, LENGTH, SPACY, ORTH]
         self.name = name
         self.aliases = aliases
         self.ner = "ner" in nlp.pipe_names
@@ -107,7 +106,7 @@ class Pipeline:
         # One array of (offset, length, followed by a space, text id) per token instead of
         # a Token object each; the title's tokens come first, then the separator's
         # whitespace, then the body's, whose offsets are moved to the body's own.
-        columns = doc.to_array(_TOKEN_ATTRS)
+        columns = doc.to_array(self._token_attrs)
         offsets = columns[:, 0]
         title_end, body_start = offsets.searchsorted((split, base))
         title_field = build_field("title", article.title, columns[:title_end].T.tolist())
@@ -150,6 +149,8 @@ def load_pipeline(
     name: str = "en_core_web_sm", *, ner: bool = True, aliases: AliasTable | None = None
 ) -> Pipeline:
     """Load the named trained pipeline with only NER enabled, or fall back to rule-based."""
+    import spacy  # here, not at import: commands that never analyse text start faster
+
     table = aliases or AliasTable.load()
     if ner and name != BLANK:
         for candidate in (name, *PIPELINE_ALIASES.get(name, ())):
@@ -172,6 +173,8 @@ def load_pipeline(
 
 def _load(name: str) -> Any:
     """Load only what NER needs; keep a shared embedding layer when NER listens to it."""
+    import spacy
+
     try:
         return spacy.load(name, exclude=[*_OPTIONAL, *_EMBEDDINGS])
     except (ValueError, KeyError):
