@@ -3,11 +3,11 @@
 Usage: ``.venv/bin/python -m bench.topics.thresholds [--repeats 20]``
 
 The frozen test split is for the end of the work, so this compares the ways on train and
-validation only. Each repeat sets a fifth of their stories aside as a stand-in test set and
-trains on the rest with ``make train``'s own code (``train.train_topic``: regularisation,
-out-of-fold calibration): a quarter of the remaining stories play the validation split,
-the rest the train split. The threshold (best F1 with precision at least 0.90 on the pooled stratum)
-is then chosen
+validation only. Each repeat sets a fifth of their stories aside as a stand-in test set
+and trains on the rest with ``make train``'s own code (``train.train_topic``:
+regularisation, out-of-fold calibration): a quarter of the remaining stories play the
+validation split, the rest the train split. The threshold (best F1 with precision at least
+0.90 on the pooled stratum) is then chosen
 
 - ``validation``: on the stand-in validation candidates alone (how the model was first
   trained), or
@@ -69,10 +69,11 @@ class Tally:
         r = self.tp / (self.tp + self.fn) if self.tp else 0.0
         f1 = 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
         spread = f"{min(self.f1s):.3f}-{max(self.f1s):.3f}"
+        kept = self.weighted_tp + self.weighted_fp
         return (
             f"P {p:.3f}  R {r:.3f}  F1 {f1:.3f}  "
             f"F1 per repeat {float(np.mean(self.f1s)):.3f} ({spread})  "
-            f"population P {self.weighted_tp / (self.weighted_tp + self.weighted_fp):.3f}"
+            f"population P {self.weighted_tp / kept if kept else 0.0:.3f}"
         )
 
 

@@ -93,12 +93,6 @@ def best_threshold(scored: Sequence[tuple[float, bool]], precision: float) -> fl
     return math.floor(chosen * 10_000) / 10_000
 
 
-def _calibrated(classifier: TopicClassifier, margin: float) -> float:
-    """The confidence the classifier's calibration gives a margin (as ``confidence`` does)."""
-    x = classifier.slope * margin + classifier.intercept
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
 def train_topic(
     topic: str,
     train: Sequence[tuple[Item, dict[str, float]]],
@@ -152,7 +146,7 @@ def train_topic(
         (classifier.confidence(f), topic in i.labels) for i, f in validation if i.pooled
     ]
     out_of_fold = [
-        (_calibrated(classifier, float(margins[r])), bool(y_train[r]))
+        (classifier.calibrated(float(margins[r])), bool(y_train[r]))
         for r, (i, _) in enumerate(train)
         if i.pooled
     ]

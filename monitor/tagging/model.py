@@ -148,6 +148,10 @@ class TopicClassifier:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lookup", _Lookup.of(self.weights))
 
+    def calibrated(self, margin: float) -> float:
+        """The confidence of a margin of the linear model: its Platt calibration."""
+        return _sigmoid(self.slope * margin + self.intercept)
+
     def confidence(self, found: Mapping[str, float]) -> float:
         weights = self.weights
         # A C-level intersection (few features are known); fsum is exact whatever the
@@ -155,7 +159,7 @@ class TopicClassifier:
         margin = math.fsum(
             [self.bias, *(found[name] * weights[name] for name in found.keys() & weights.keys())]
         )
-        return _sigmoid(self.slope * margin + self.intercept)
+        return self.calibrated(margin)
 
     def confidence_of(self, article: ArticleFeatures) -> float:
         """:meth:`confidence` of :func:`features`, from :func:`article_features`: the same
@@ -170,7 +174,7 @@ class TopicClassifier:
                 *(v * lookup.other[k] for k, v in article.other.items() if k in lookup.other),
             ]
         )
-        return _sigmoid(self.slope * margin + self.intercept)
+        return self.calibrated(margin)
 
 
 @dataclass(frozen=True, slots=True)
