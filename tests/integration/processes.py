@@ -48,13 +48,16 @@ def newsmon_env(bootstrap: str, prefix: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def quick_env(bootstrap: str, prefix: str, rules: Path, **extra: str) -> dict[str, str]:
-    """A worker's environment for a test of the stream's logic: a rule file, the blank
-    pipeline without NER, a 0.1-s batch window."""
+def quick_env(
+    bootstrap: str, prefix: str, rules: Path | None = None, **extra: str
+) -> dict[str, str]:
+    """A worker's environment for a test of the stream's logic: the blank pipeline without
+    NER, a 0.1-s batch window, and a rule file when given (the shipped watchlists if not)."""
+    if rules is not None:
+        extra = {"NEWSMON_RULES": str(rules), **extra}
     return newsmon_env(
         bootstrap,
         prefix,
-        NEWSMON_RULES=str(rules),
         NEWSMON_SPACY_MODEL="blank",
         NEWSMON_NER="false",
         NEWSMON_BATCH_WINDOW="0.1",

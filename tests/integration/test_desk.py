@@ -28,6 +28,7 @@ from tests.integration.processes import (
     get_json,
     kcat_read,
     newsmon_env,
+    quick_env,
     run_newsmon,
     running_desk,
     running_worker,
@@ -82,13 +83,7 @@ def test_the_desk_shows_streams_judges_and_feeds_alerts(  # noqa: PLR0917 - fixt
     feedback_schema: Draft202012Validator,
     triage_schema: Draft202012Validator,
 ) -> None:
-    env = newsmon_env(
-        bootstrap,
-        prefix,
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
-    )
+    env = quick_env(bootstrap, prefix)
     with (
         running_worker(env, free_port(), tmp_path) as worker,
         running_desk(worker.env, tmp_path) as desk,

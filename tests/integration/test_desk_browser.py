@@ -26,7 +26,7 @@ from tests.conftest import free_port, skip_or_fail
 from tests.integration.processes import (
     get_json,
     kcat_read,
-    newsmon_env,
+    quick_env,
     run_newsmon,
     running_desk,
     running_worker,
@@ -72,13 +72,7 @@ def _open_prompt(browser: WebDriver) -> Callable[[], Alert | None]:
 def test_an_alert_appears_highlighted_and_a_verdict_reaches_kafka(
     browser: WebDriver, bootstrap: str, prefix: str, tmp_path: Path
 ) -> None:
-    env = newsmon_env(
-        bootstrap,
-        prefix,
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
-    )
+    env = quick_env(bootstrap, prefix)
     with (
         running_worker(env, free_port(), tmp_path) as worker,
         running_desk(worker.env, tmp_path) as desk,

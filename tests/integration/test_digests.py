@@ -23,7 +23,7 @@ from tests.conftest import free_port, skip_or_fail
 from tests.integration.chaos import articles, write_feed
 from tests.integration.processes import (
     kcat_read,
-    newsmon_env,
+    quick_env,
     run_newsmon,
     running_worker,
     wait_for,
@@ -111,13 +111,10 @@ def test_a_digest_carries_every_alert_of_its_period_once(
     inbox, port, cert = smtp
     rules = tmp_path / "rules.yaml"
     rules.write_text(_rules())
-    env = newsmon_env(
+    env = quick_env(
         bootstrap,
         prefix,
-        NEWSMON_RULES=str(rules),
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
+        rules,
         NEWSMON_SMTP_HOST="127.0.0.1",
         NEWSMON_SMTP_PORT=str(port),
         NEWSMON_SMTP_CAFILE=str(cert),

@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.conftest import ROOT, free_port
-from tests.integration.processes import newsmon_env, run_newsmon, running_worker
+from tests.integration.processes import quick_env, run_newsmon, running_worker
 from tests.integration.secure_broker import MtlsBroker, running_mtls_broker
 
 pytestmark = pytest.mark.broker
@@ -35,14 +35,11 @@ def _env(broker: MtlsBroker, **settings: str) -> dict[str, str]:
         "NEWSMON_KAFKA_SSL_KEYFILE": str(broker.keyfile),
         **settings,
     }
-    return newsmon_env(
+    return quick_env(
         broker.bootstrap,
         f"mtls{secrets.token_hex(4)}.",
         NEWSMON_KAFKA_SECURITY_PROTOCOL="SSL",
         NEWSMON_KAFKA_SSL_CAFILE=str(broker.cafile),
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
         **{k: v for k, v in given.items() if v},
     )
 

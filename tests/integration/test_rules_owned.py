@@ -19,7 +19,7 @@ from tests.integration.processes import (
     Worker,
     get_json,
     kcat_read,
-    newsmon_env,
+    quick_env,
     run_newsmon,
     running_worker,
     wait_for,
@@ -42,13 +42,7 @@ def _watchlist(name: str, rule: str, marker: str) -> str:
 
 @pytest.fixture
 def workers(bootstrap: str, prefix: str, tmp_path: Path) -> Iterator[tuple[Worker, Worker]]:
-    env = newsmon_env(
-        bootstrap,
-        prefix,
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
-    )
+    env = quick_env(bootstrap, prefix)
     with (
         running_worker(env, free_port(), tmp_path) as one,
         running_worker(env, free_port(), tmp_path) as two,

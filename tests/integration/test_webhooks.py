@@ -23,7 +23,7 @@ from tests.conftest import free_port
 from tests.integration.chaos import articles, write_feed
 from tests.integration.processes import (
     kcat_read,
-    newsmon_env,
+    quick_env,
     run_newsmon,
     start_worker,
     stop,
@@ -119,13 +119,10 @@ def test_every_alert_reaches_the_webhook_through_failures_and_a_kill(
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(_rules(receiver.port))
-    env = newsmon_env(
+    env = quick_env(
         bootstrap,
         prefix,
-        NEWSMON_RULES=str(rules),
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
+        rules,
         NEWSMON_DELIVERY_BACKOFF="0.05",
         NEWSMON_DELIVERY_BACKOFF_CAP="0.5",
         HOOK_SECRET_OPS=SECRET,
