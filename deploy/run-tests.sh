@@ -15,4 +15,5 @@ trap cleanup EXIT
 # in the same order: TEST_ORDER_SEED=<seed> make test.
 seed="${TEST_ORDER_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
 echo "run-tests.sh: test order seed $seed (TEST_ORDER_SEED=$seed repeats it)"
-.venv/bin/pytest -q -ra -p randomly --randomly-seed="$seed" "$@"
+# The slowest tests are listed at the end: where the CI time goes.
+.venv/bin/pytest -q -ra --durations=15 -p randomly --randomly-seed="$seed" "$@"
