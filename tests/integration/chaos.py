@@ -47,6 +47,7 @@ watchlists:
       - sources: 2
 """
 COPY = "-copy"
+UPDATE_SOURCES = 2  # the chaos watchlist's story update
 _WORDS = [
     "army",
     "border",
@@ -176,8 +177,9 @@ def write_feed(path: Path, records: list[dict[str, Any]]) -> Path:
 async def _ids_on(
     bootstrap: str, topic: str, pick: Any, want: int = 0, quiet: float = 3.0
 ) -> Counter[str]:
-    """Messages per id (``pick(message)``) on ``topic``, read_committed, once ``want``
-    arrived and ``quiet`` seconds passed without more (never past 240 idle seconds)."""
+    """Messages per id (``pick(message)``: an id, or a list of ids) on ``topic``,
+    read_committed, once ``want`` arrived and ``quiet`` seconds passed without more (never
+    past 240 idle seconds)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -194,7 +196,9 @@ async def _ids_on(
             batch = await consumer.getmany(timeout_ms=1000)
             messages = [m for ms in batch.values() for m in ms]
             idle = 0.0 if messages else idle + 1.0
-            counts.update(pick(m) for m in messages)
+            for message in messages:
+                picked = pick(message)
+                counts.update([picked] if isinstance(picked, str) else picked)
     finally:
         await consumer.stop()
     return counts
@@ -204,17 +208,26 @@ def _alerted_article(message: Any) -> str:
     return str(json.loads(message.value)["article"]["id"]).removesuffix(COPY)
 
 
-def _alert_key(message: Any) -> str:
+def _alert_keys(message: Any) -> list[str]:
     """``<kind>:<original article id>``: a story's rule alert may name its copy's article
-    when the copy reached the story agent first."""
+    when the copy reached the story agent first.
+
+    A rule alert whose story already stands at two sources states the update itself (the
+    story agent had both articles when the rule's first candidate left it, as after a
+    kill that makes it read the story's articles again): it also counts as the story's
+    ``story_update``, and a separate update alert for that story is then a double."""
     alert = json.loads(message.value)
-    return f"{alert.get('kind', 'rule')}:{str(alert['article']['id']).removesuffix(COPY)}"
+    kind, article = alert.get("kind", "rule"), str(alert["article"]["id"]).removesuffix(COPY)
+    keys = [f"{kind}:{article}"]
+    if kind == "rule" and (alert.get("story") or {}).get("sources", 1) >= UPDATE_SOURCES:
+        keys.append(f"story_update:{article}")
+    return keys
 
 
 def alerts_by_article(bootstrap: str, topic: str, want: int, quiet: float = 10) -> Counter[str]:
     """Alerts per ``<kind>:<original article id>`` on ``topic`` (read_committed), once
     ``want`` arrived and ``quiet`` seconds passed without more."""
-    return asyncio.run(_ids_on(bootstrap, topic, _alert_key, want, quiet))
+    return asyncio.run(_ids_on(bootstrap, topic, _alert_keys, want, quiet))
 
 
 def where_lost(bootstrap: str, prefix: str, missing: set[str]) -> dict[str, int]:

@@ -66,6 +66,11 @@ def _not_serving(worker: Worker) -> bool:
     return False
 
 
+def _owns_partitions(worker: Worker) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/health", timeout=5) as answer:
+        return bool(json.loads(answer.read())["partitions"])
+
+
 def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     own_broker: tuple[dict[str, str], str], tmp_path: Path
 ) -> None:
@@ -85,6 +90,9 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     port = free_port()
     workers: list[Worker] = [start_worker(env, port, tmp_path)]
     try:
+        # Healthy is not enough: a worker still joining its group answers 200 as a standby,
+        # and a broker stopped then finds no partitions of its to be unreachable.
+        wait_for(lambda: _owns_partitions(workers[-1]), 60, "the worker owning its partitions")
         assert (
             run_newsmon(env, "replay", str(write_feed(tmp_path / "a.jsonl", before))).returncode
             == 0
