@@ -29,9 +29,10 @@ from tests.integration.chaos import (
 )
 from tests.integration.processes import (
     Worker,
+    get_json,
     kafka_sh,
-    newsmon_env,
     own_kafka_env,
+    quick_env,
     run_newsmon,
     start_worker,
     stop,
@@ -67,8 +68,7 @@ def _not_serving(worker: Worker) -> bool:
 
 
 def _owns_partitions(worker: Worker) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/health", timeout=5) as answer:
-        return bool(json.loads(answer.read())["partitions"])
+    return bool(get_json(f"http://127.0.0.1:{worker.port}/health")["partitions"])
 
 
 def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
@@ -77,14 +77,7 @@ def test_a_broker_restart_mid_stream_loses_and_doubles_nothing(
     kafka_env, bootstrap = own_broker
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    env = newsmon_env(
-        bootstrap,
-        "restart.",
-        NEWSMON_RULES=str(rules),
-        NEWSMON_NER="false",
-        NEWSMON_SPACY_MODEL="blank",
-        NEWSMON_BATCH_WINDOW="0.1",
-    )
+    env = quick_env(bootstrap, "restart.", rules)
     records = with_copies(articles(2 * COUNT, seed=13))
     before, after = records[:COUNT], records[COUNT:]
     port = free_port()
