@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka.errors import KafkaError
@@ -60,6 +60,9 @@ from monitor.tagging.model import model_for, tagging_description
 from monitor.tagging.tagger import Tagger
 from monitor.tagging.taxonomy import load_taxonomy
 from monitor.text.nlp import load_pipeline
+
+if TYPE_CHECKING:
+    from faust.types import TP
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
@@ -373,16 +376,20 @@ def _wire(app: Any, ctx: Context) -> None:
             return
         assigned = app.consumer.assignment()
         books = ConsumerBooks(app.consumer)
-        ends = {  # as of the last fetch: records Faust fetched and dropped count as pending
-            tp: end
-            for tp in assigned
-            if tp.topic in inputs and (end := app.consumer.highwater(tp)) is not None
-        }
-        for tp, offset in held.stalled(books, time.monotonic(), ends).items():
+
+        def ends() -> dict[TP, int]:
+            """As of the last fetch: records Faust fetched and dropped count as pending."""
+            return {
+                tp: end
+                for tp in app.consumer.assignment()
+                if tp.topic in inputs and (end := app.consumer.highwater(tp)) is not None
+            }
+
+        for tp, offset in held.stalled(books, time.monotonic(), ends()).items():
             if tp not in assigned:
                 continue
             try:
-                await release(app.consumer, books, tp, offset, settings)
+                await release(app.consumer, books, tp, offset, settings, ends=ends)
             except (KafkaError, OSError, TimeoutError) as exc:  # the broker is away: ask later
                 log.warning("could not ask the broker about %s at %d: %s", tp, offset, exc)
 

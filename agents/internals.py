@@ -43,7 +43,9 @@ Patches (applied by :func:`install` and :func:`install_client_fix`, both idempot
 Reads and writes of private state (each used by one caller, named there):
 
 - :class:`ConsumerBooks`: Faust consumer's acknowledged, committed and read offsets, its
-  unacknowledged messages and its log gaps (offset rules, the stall watch, liveness).
+  unacknowledged messages and its log gaps (offset rules, the stall watch, liveness), and
+  the records waiting in the streams' buffers (the conductor's partition index and each
+  channel's queue: the stall watch).
 - :func:`producer_buffer_idle`: whether Faust's producer-buffer task waits for work
   (the notifier's flush barrier).
 - :func:`act_for`: Faust's current event, which decides a table write's changelog
@@ -235,6 +237,27 @@ class ConsumerBooks:
             m.tp == tp and (offset is None or m.offset < offset) and not m.acked
             for m in list(self._consumer._unacked_messages)
         )
+
+    def queued(self, tp: TP) -> bool:
+        """Whether a record of ``tp`` waits in a stream's buffer, or a buffer that ``tp``
+        feeds is full (the consumer may be waiting to put one there).
+
+        Faust tracks a message as in flight only when a stream takes it from its buffer:
+        records delivered by the consumer but not yet taken are neither acknowledged nor
+        in flight, and are not lost either.
+        """
+        for channel in list(self._consumer.app.topics._tp_index.get(tp, ())):
+            queue = getattr(channel, "_queue", None)
+            if queue is None:
+                continue
+            if queue.full():
+                return True
+            if any(
+                getattr(event, "message", None) is not None and event.message.tp == tp
+                for event in list(queue._queue)
+            ):
+                return True
+        return False
 
     def add_gap(self, tp: TP, start: int, end: int) -> None:
         """Record offsets ``start``..``end - 1`` as holding no record (commits pass them)."""

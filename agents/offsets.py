@@ -29,7 +29,7 @@ their offsets stay uncommitted and are processed again by the next owner.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,9 @@ class StallWatch:
     A partition can also hold records after its committed offset with none of them
     acknowledged or in flight: Faust fetched them and dropped them during a rebalance
     (its read position then stands past them and nothing fetches them again). Given the
-    partitions' end offsets (``ends``), that is found the same way.
+    partitions' end offsets (``ends``), that is found the same way; records still waiting
+    in a stream's buffer are not dropped (Faust counts a message in flight only once a
+    stream takes it), so a partition with any there is not judged.
     """
 
     def __init__(self, after: float) -> None:
@@ -113,15 +115,9 @@ class StallWatch:
         found: dict[TP, int] = {}
         held: dict[TP, tuple[int, float]] = {}
         for tp in set(books.acked) | set(ends or ()):
-            committed = books.committed.get(tp) or 0  # None: no commit yet (see next_commit)
-            acked = books.acked.get(tp) or ()
-            if acked and min(acked) > committed:
-                if books.in_flight_below(tp, min(acked)):
-                    continue  # the head is being processed: not a stall
-            elif acked or (ends or {}).get(tp, 0) <= committed:
-                continue  # the commit can move, or nothing is pending
-            elif books.in_flight_below(tp, None):
-                continue  # pending records are being processed
+            if not _held_now(books, tp, ends):
+                continue
+            committed = books.committed.get(tp) or 0
             offset, since = self._held.get(tp, (committed, now))
             if offset != committed:
                 since = now
@@ -132,6 +128,29 @@ class StallWatch:
         return found
 
 
+def still_held(
+    books: ConsumerBooks, tp: TP, offset: int, ends: Mapping[TP, int] | None = None
+) -> bool:
+    """Whether ``tp``'s commits are held at ``offset`` with nothing to move them, now.
+
+    Asked again after the broker answered: the partition may have moved on meanwhile, and
+    fetching it again then would process its records a second time.
+    """
+    return (books.committed.get(tp) or 0) == offset and _held_now(books, tp, ends)
+
+
+def _held_now(books: ConsumerBooks, tp: TP, ends: Mapping[TP, int] | None) -> bool:
+    committed = books.committed.get(tp) or 0  # None: no commit yet (see next_commit)
+    acked = books.acked.get(tp) or ()
+    if acked and min(acked) > committed:
+        # the head is dropped unless it is being processed (it left the buffer in order)
+        return not books.in_flight_below(tp, min(acked))
+    if acked or (ends or {}).get(tp, 0) <= committed:
+        return False  # the commit can move, or nothing is pending
+    # pending records: dropped unless being processed or waiting in a stream's buffer
+    return not (books.in_flight_below(tp, None) or books.queued(tp))
+
+
 async def rewind(consumer: Any, tp: TP, offset: int) -> None:
     """Fetch ``tp`` again from ``offset`` (the committed offset holding its commits)."""
     log.warning("commits of %s held at offset %d by a dropped record: fetching again", tp, offset)
@@ -139,14 +158,24 @@ async def rewind(consumer: Any, tp: TP, offset: int) -> None:
 
 
 async def release(
-    consumer: Any, books: ConsumerBooks, tp: TP, offset: int, settings: Settings
+    consumer: Any,
+    books: ConsumerBooks,
+    tp: TP,
+    offset: int,
+    settings: Settings,
+    *,
+    ends: Callable[[], Mapping[TP, int]] | None = None,
 ) -> None:
-    """Free a commit held at ``offset``: a confirmed gap is passed over, a record re-fetched."""
+    """Free a commit held at ``offset``: a confirmed gap is passed over, a record re-fetched
+    if the partition is still held there once the broker has answered (``ends`` gives the
+    end offsets as of then)."""
     first = await first_record_at(settings, tp, offset)
     if first > offset:  # no record there: the broker confirms a gap
         books.add_gap(tp, offset, first)
-    else:
+    elif still_held(books, tp, offset, ends() if ends is not None else None):
         await rewind(consumer, tp, offset)
+    else:
+        log.info("commits of %s moved on from offset %d while the broker was asked", tp, offset)
 
 
 async def first_record_at(settings: Settings, tp: TP, offset: int) -> int:

@@ -13,9 +13,16 @@ from faust.types import TP
 from faust.types.tuples import Message
 from intervaltree import IntervalTree
 
-from agents import internals
+from agents import internals, offsets
 from agents.internals import ConsumerBooks
-from agents.offsets import StallWatch, next_commit, rewind, withheld_unless_done
+from agents.offsets import (
+    StallWatch,
+    next_commit,
+    release,
+    rewind,
+    still_held,
+    withheld_unless_done,
+)
 from tests.conftest import restored_add_topic
 
 PARTITION = TP("news.articles", 0)
@@ -238,3 +245,69 @@ def test_pending_records_being_processed_are_not_a_stall(consumer: Any) -> None:
     books = ConsumerBooks(consumer)
     watch.stalled(books, now=100.0, ends={PARTITION: 99})
     assert watch.stalled(books, now=200.0, ends={PARTITION: 99}) == {}
+
+
+def _buffer(consumer: Any, tp: TP, maxsize: int = 100) -> Any:
+    """The stream buffer Faust's consumer delivers ``tp``'s records to (an agent's channel)."""
+    channel = consumer.app.topic(tp.topic, maxsize=maxsize)
+    consumer.app.topics._tp_index[tp].add(channel)
+    return channel.queue
+
+
+async def test_records_waiting_in_a_streams_buffer_are_not_a_stall(consumer: Any) -> None:
+    # The full-size fuzz test's failures: 12,500 messages published at once, the agent's
+    # buffer holding records of a partition for over ten seconds. Faust counts them in
+    # flight only once the stream takes them; fetching them again tagged them twice.
+    consumer._committed_offset[PARTITION] = 64
+    buffer = _buffer(consumer, PARTITION)
+    buffer.put_nowait(_Event(64))
+    watch = StallWatch(after=30)
+    books = ConsumerBooks(consumer)
+    watch.stalled(books, now=100.0, ends={PARTITION: 99})
+    assert watch.stalled(books, now=200.0, ends={PARTITION: 99}) == {}
+    assert not still_held(books, PARTITION, 64, {PARTITION: 99})
+    buffer.get_nowait()  # taken by the stream, then dropped by it (a rebalance): a stall
+    assert watch.stalled(books, now=200.0, ends={PARTITION: 99}) == {}
+    assert watch.stalled(books, now=230.0, ends={PARTITION: 99}) == {PARTITION: 64}
+    assert still_held(books, PARTITION, 64, {PARTITION: 99})
+
+
+async def test_a_full_buffer_may_hold_the_consumer_with_a_record_in_hand(consumer: Any) -> None:
+    consumer._committed_offset[PARTITION] = 64
+    other = TP(PARTITION.topic, 1)
+    buffer = _buffer(consumer, PARTITION, maxsize=1)
+    consumer.app.topics._tp_index[other] |= consumer.app.topics._tp_index[PARTITION]
+    buffer.put_nowait(_Event(7))  # another partition's record fills it
+    books = ConsumerBooks(consumer)
+    assert books.queued(PARTITION)
+    watch = StallWatch(after=30)
+    watch.stalled(books, now=100.0, ends={PARTITION: 99})
+    assert watch.stalled(books, now=200.0, ends={PARTITION: 99}) == {}
+
+
+async def test_a_partition_that_moved_on_while_the_broker_was_asked_is_not_fetched_again(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    async def moved_on(settings: Any, tp: TP, offset: int) -> int:
+        consumer._committed_offset[PARTITION] = 80  # processed and committed meanwhile
+        return offset
+
+    async def still_there(settings: Any, tp: TP, offset: int) -> int:
+        return offset
+
+    consumer._seek = seek
+    consumer._committed_offset[PARTITION] = 64
+    monkeypatch.setattr(offsets, "first_record_at", moved_on)
+    books = ConsumerBooks(consumer)
+    settings: Any = None  # only first_record_at reads it
+    await release(consumer, books, PARTITION, 64, settings, ends=lambda: {PARTITION: 99})
+    assert sought == []
+    consumer._committed_offset[PARTITION] = 64
+    monkeypatch.setattr(offsets, "first_record_at", still_there)
+    await release(consumer, books, PARTITION, 64, settings, ends=lambda: {PARTITION: 99})
+    assert sought == [(PARTITION, 64)]
