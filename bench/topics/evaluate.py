@@ -137,7 +137,7 @@ def reliability(
         if item.id not in weights:
             continue
         found = tagger.candidates(analysed[item.id])
-        feats = features(analysed[item.id], found, tagger.taxonomy)
+        feats = features(analysed[item.id], found, tagger.taxonomy, model.space)
         for candidate in found:
             name = candidate.tag.name
             confidence = model.topics[name].confidence(feats)

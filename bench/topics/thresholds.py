@@ -43,7 +43,7 @@ from bench.topics.data import (  # noqa: E402
     population_weights,
     scored,
 )
-from bench.topics.train import candidate_rows, train_topic  # noqa: E402
+from bench.topics.train import candidate_rows, document_space, train_topic  # noqa: E402
 from monitor.tagging.tagger import Tagger  # noqa: E402
 from monitor.tagging.taxonomy import load_taxonomy  # noqa: E402
 
@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     labelled = load_items(args.labels)
     items = scored(labelled, "train") + scored(labelled, "validation")  # never the test split
     taxonomy = load_taxonomy()
+    space = document_space(args.corpus, labelled)  # fitted without the test split's texts
     rows = candidate_rows(
-        items, analyse([i.id for i in items], args.corpus), Tagger(taxonomy), taxonomy
+        items, analyse([i.id for i in items], args.corpus), Tagger(taxonomy), taxonomy, space
     )
     print(
         f"{args.repeats} story-grouped stand-in splits of train + validation "

@@ -23,6 +23,7 @@ The test split is never read. The result is deterministic for the same labels an
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import math
@@ -50,6 +51,7 @@ from bench.topics.data import (  # noqa: E402
     population_weights,
     scored,
 )
+from monitor.tagging.evaluation import corpus_articles  # noqa: E402
 from monitor.tagging.model import (  # noqa: E402
     DEFAULT_MODEL,
     TopicClassifier,
@@ -57,6 +59,7 @@ from monitor.tagging.model import (  # noqa: E402
     features,
     taxonomy_fingerprint,
 )
+from monitor.tagging.space import DocumentSpace, document_text  # noqa: E402
 from monitor.tagging.tagger import Tagger  # noqa: E402
 from monitor.tagging.tags import TopicCandidate  # noqa: E402
 from monitor.tagging.taxonomy import Taxonomy, load_taxonomy  # noqa: E402
@@ -66,6 +69,9 @@ C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 FOLDS = 5
 MIN_ARTICLES = 3  # a feature seen in fewer train candidates is not learnt from
 PRUNE = 1e-3
+#: The document space: themes, and the fewest corpus articles a word must stand in.
+SPACE_DIMENSIONS = 300
+SPACE_MIN_ARTICLES = 100
 
 
 def _fit(x: object, y: Sequence[int], c: float) -> LogisticRegression:
@@ -167,11 +173,23 @@ def train_topic(
     return classifier, measured
 
 
+def document_space(corpus: Path, labelled: Sequence[Item]) -> DocumentSpace:
+    """The document space, fitted on the corpus's articles outside the test split.
+
+    No label is read: the space is learnt from which words occur together. The test
+    split's articles are left out all the same, so that nothing of theirs shapes the model."""
+    test = {i.id for i in labelled if i.split == "test"}
+    with gzip.open(corpus, "rt", encoding="utf-8") as lines:
+        texts = [document_text(a.title, a.body) for a in corpus_articles(lines) if a.id not in test]
+    return DocumentSpace.fit(texts, SPACE_DIMENSIONS, SPACE_MIN_ARTICLES)
+
+
 def candidate_rows(
     items: Sequence[Item],
     analysed: Mapping[str, Analyzed],
     tagger: Tagger,
     taxonomy: Taxonomy,
+    space: DocumentSpace | None,
 ) -> dict[str, list[tuple[Item, dict[str, float]]]]:
     """Per topic, the items the taxonomy makes candidates for it, with their features."""
     rows: dict[str, list[tuple[Item, dict[str, float]]]] = {t: [] for t in TOPICS}
@@ -181,7 +199,7 @@ def candidate_rows(
         found: tuple[TopicCandidate, ...] = tagger.candidates(analysed[item.id])
         if not found:
             continue
-        feats = features(analysed[item.id], found, taxonomy)
+        feats = features(analysed[item.id], found, taxonomy, space)
         for candidate in found:
             rows[candidate.tag.name].append((item, feats))
     return rows
@@ -201,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     train, validation = scored(items, "train"), scored(items, "validation")
     taxonomy = load_taxonomy()
     tagger = Tagger(taxonomy)
+    space = document_space(args.corpus, items)
+    print(f"document space: {space.dimensions} themes over {len(space.vocabulary)} words")
     analysed = analyse([i.id for i in train + validation], args.corpus)
     weights = population_weights(train)
-    train_rows = candidate_rows(train, analysed, tagger, taxonomy)
-    validation_rows = candidate_rows(validation, analysed, tagger, taxonomy)
+    train_rows = candidate_rows(train, analysed, tagger, taxonomy, space)
+    validation_rows = candidate_rows(validation, analysed, tagger, taxonomy, space)
     classifiers = {}
     for topic in TOPICS:
         classifier, measured = train_topic(
@@ -213,10 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         classifiers[topic] = classifier
         print(f"{topic}: " + ", ".join(f"{k}={v}" for k, v in measured.items()))
     digest = hashlib.sha256(args.labels.read_bytes()).hexdigest()[:10]
-    model = TopicModel(f"labels-{digest}", taxonomy_fingerprint(taxonomy), classifiers)
-    args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-    size = args.out.stat().st_size
-    print(f"model {model.version} -> {args.out} ({size / 1024:.0f} KiB)")
+    model = TopicModel(f"labels-{digest}", taxonomy_fingerprint(taxonomy), classifiers, space)
+    space_file = args.out.with_name(f"{args.out.stem}.space.npz")
+    space_file.write_bytes(space.to_bytes())
+    args.out.write_text(
+        json.dumps(model.to_json(space_file.name), indent=1) + "\n", encoding="utf-8"
+    )
+    for path in (args.out, space_file):
+        print(f"model {model.version} -> {path} ({path.stat().st_size / 1024:.0f} KiB)")
     return 0 if all(math.isfinite(c.threshold) for c in classifiers.values()) else 1
 
 

@@ -21,19 +21,26 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from monitor.errors import TopicModelError
+from monitor.tagging.space import DocumentSpace, load_space
 from monitor.tagging.tags import TopicCandidate, TopicTag
 from monitor.tagging.taxonomy import Taxonomy
 from monitor.text.nlp import Analyzed
 
 DEFAULT_MODEL = Path(__file__).parents[1] / "data" / "topic_model.json"
 #: Bumped whenever :func:`features` changes meaning; a model records the version it used.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 FORMAT = 1
+#: How much an article's place in the document space weighs beside its words.
+SPACE_WEIGHT = 2.0
 _LENGTH_BUCKETS = (0, 40, 120, 400, 1200)
 
 
@@ -43,7 +50,10 @@ def taxonomy_fingerprint(taxonomy: Taxonomy) -> str:
 
 
 def features(
-    analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
+    analyzed: Analyzed,
+    candidates: Sequence[TopicCandidate],
+    taxonomy: Taxonomy,
+    space: DocumentSpace | None = None,
 ) -> dict[str, float]:
     """The features of one article: its words and the taxonomy's evidence.
 
@@ -53,7 +63,7 @@ def features(
     the taxonomy alone passes it, whether evidence stands in the title or the lead, how many
     distinct terms and how densely they stand in the body, and which terms they are
     (``e:``: so the model learns which of the taxonomy's terms to trust). The body's length
-    in buckets.
+    in buckets. With a document space, the article's place in it (``d:0`` ...).
     """
     title, body = analyzed.title.norms, analyzed.body.norms
     words = {f"w:{w}" for w in title}
@@ -66,13 +76,25 @@ def features(
     title_scale = 1.0 / math.sqrt(len(titles)) if titles else 0.0
     found.update(dict.fromkeys(titles, title_scale))
     found.update(_evidence_features(analyzed, candidates, taxonomy))
+    if space is not None:
+        place = space.place(analyzed.article.title, analyzed.article.body)
+        if place is not None:
+            found.update(
+                zip(_place_names(len(place)), (place * SPACE_WEIGHT).tolist(), strict=True)
+            )
     return found
+
+
+@cache
+def _place_names(dimensions: int) -> tuple[str, ...]:
+    return tuple(f"d:{k}" for k in range(dimensions))
 
 
 def _evidence_features(
     analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
 ) -> dict[str, float]:
-    """The features of :func:`features` other than the words: length and evidence."""
+    """The features of :func:`features` other than the words and the document space:
+    length and evidence."""
     body = analyzed.body.norms
     found = {f"len:{sum(len(body) >= edge for edge in _LENGTH_BUCKETS)}": 1.0}
     lead = taxonomy.lead_chars
@@ -99,6 +121,7 @@ class ArticleFeatures:
 
     The words stay norms and pairs of norms instead of becoming ``w:``/``b:``/``t:``
     strings (most of an article's features, and all but a few unknown to the model);
+    the place in the document space stays a vector (``d:0`` ... without the weight);
     ``other`` holds the rest as :func:`features` names them.
     """
 
@@ -108,10 +131,14 @@ class ArticleFeatures:
     titles: set[str]
     title_scale: float
     other: dict[str, float]
+    place: npt.NDArray[np.float64] | None = None
 
 
 def article_features(
-    analyzed: Analyzed, candidates: Sequence[TopicCandidate], taxonomy: Taxonomy
+    analyzed: Analyzed,
+    candidates: Sequence[TopicCandidate],
+    taxonomy: Taxonomy,
+    space: DocumentSpace | None = None,
 ) -> ArticleFeatures:
     """What :func:`features` computes, for :meth:`TopicClassifier.confidence_of`."""
     title, body = analyzed.title.norms, analyzed.body.norms
@@ -129,6 +156,7 @@ def article_features(
         titles,
         1.0 / math.sqrt(len(titles)) if titles else 0.0,
         _evidence_features(analyzed, candidates, taxonomy),
+        None if space is None else space.place(analyzed.article.title, analyzed.article.body),
     )
 
 
@@ -172,26 +200,43 @@ class TopicClassifier:
                 *(scale * lookup.pairs[p] for p in article.pairs & lookup.pairs.keys()),
                 *(title_scale * lookup.titles[w] for w in article.titles & lookup.titles.keys()),
                 *(v * lookup.other[k] for k, v in article.other.items() if k in lookup.other),
+                *_place_products(article.place, lookup.place),
             ]
         )
         return self.calibrated(margin)
 
 
+def _place_products(
+    place: npt.NDArray[np.float64] | None, weights: npt.NDArray[np.float64] | None
+) -> list[float]:
+    """The products :meth:`TopicClassifier.confidence` sums for the ``d:`` features: the
+    same IEEE products (a pruned dimension weighs 0.0, which adds nothing to an exact sum)."""
+    if place is None or weights is None:
+        return []
+    known = min(len(place), len(weights))
+    products: list[float] = ((place[:known] * SPACE_WEIGHT) * weights[:known]).tolist()
+    return products
+
+
 @dataclass(frozen=True, slots=True)
 class _Lookup:
     """A classifier's weights by kind of feature: words, pairs and title words by their
-    norms, the rest by name."""
+    norms, the document space's dimensions as a vector, the rest by name."""
 
     words: dict[str, float]
     pairs: dict[tuple[str, str], float]
     titles: dict[str, float]
     other: dict[str, float]
+    place: npt.NDArray[np.float64] | None = None
 
     @classmethod
     def of(cls, weights: Mapping[str, float]) -> _Lookup:
         lookup = cls({}, {}, {}, {})
+        place: dict[int, float] = {}
         for name, weight in weights.items():
-            if name.startswith("w:"):
+            if name.startswith("d:") and name[2:].isdigit():
+                place[int(name[2:])] = weight
+            elif name.startswith("w:"):
                 lookup.words[name[2:]] = weight
             elif name.startswith("b:") and " " in name:
                 first, second = name[2:].split(" ", 1)
@@ -200,7 +245,11 @@ class _Lookup:
                 lookup.titles[name[2:]] = weight
             else:
                 lookup.other[name] = weight
-        return lookup
+        if not place:
+            return lookup
+        vector = np.zeros(max(place) + 1)
+        vector[list(place)] = list(place.values())
+        return replace(lookup, place=vector)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +259,7 @@ class TopicModel:
     version: str
     taxonomy: str  # the taxonomy_fingerprint it was trained with
     topics: Mapping[str, TopicClassifier]
+    space: DocumentSpace | None = None  # the document space its features read, if any
 
     def applies_to(self, taxonomy: Taxonomy) -> bool:
         return self.taxonomy == taxonomy_fingerprint(taxonomy)
@@ -223,7 +273,7 @@ class TopicModel:
         """
         if not candidates:
             return ()
-        found = article_features(analyzed, candidates, taxonomy)
+        found = article_features(analyzed, candidates, taxonomy, self.space)
         kept = []
         for candidate in candidates:
             classifier = self.topics.get(candidate.tag.name)
@@ -236,12 +286,22 @@ class TopicModel:
                 kept.append(replace(candidate.tag, confidence=round(confidence, 4)))
         return tuple(kept)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, space_file: str = "") -> dict[str, Any]:
+        """The model's JSON object; ``space_file``: where its document space is written
+        (a name beside the model file), required when the model has one."""
+        if self.space is not None and not space_file:
+            raise TopicModelError("a model with a document space needs the space's file name")
+        space = (
+            {"space": {"file": space_file, "digest": self.space.digest}}
+            if self.space is not None
+            else {}
+        )
         return {
             "format": FORMAT,
             "features": FEATURE_VERSION,
             "version": self.version,
             "taxonomy": self.taxonomy,
+            **space,
             "topics": {
                 name: {
                     "bias": c.bias,
@@ -254,8 +314,13 @@ class TopicModel:
         }
 
 
-def model_from_json(data: Mapping[str, Any], source: str = "<model>") -> TopicModel:
-    """Build a model from its JSON object; refuse another format or feature version."""
+def model_from_json(
+    data: Mapping[str, Any], source: str = "<model>", directory: Path | None = None
+) -> TopicModel:
+    """Build a model from its JSON object; refuse another format or feature version.
+
+    A model that reads a document space names its file, found in ``directory`` (the model
+    file's folder)."""
     try:
         if data["format"] != FORMAT or data["features"] != FEATURE_VERSION:
             raise TopicModelError(
@@ -272,7 +337,15 @@ def model_from_json(data: Mapping[str, Any], source: str = "<model>") -> TopicMo
             )
             for name, item in data["topics"].items()
         }
-        return TopicModel(str(data["version"]), str(data["taxonomy"]), topics)
+        space = None
+        if "space" in data:
+            if directory is None:
+                raise TopicModelError(f"{source}: the model's document space has no folder")
+            name = Path(str(data["space"]["file"]))
+            if name.name != str(name):
+                raise TopicModelError(f"{source}: document space {name} is not a file name")
+            space = load_space(directory / name, str(data["space"]["digest"]))
+        return TopicModel(str(data["version"]), str(data["taxonomy"]), topics, space)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TopicModelError(f"{source}: not a topic model ({exc!r})") from exc
 
@@ -283,7 +356,7 @@ def load_topic_model(path: Path = DEFAULT_MODEL) -> TopicModel:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise TopicModelError(f"{path}: cannot read the topic model: {exc}") from exc
-    return model_from_json(data, str(path))
+    return model_from_json(data, str(path), path.parent)
 
 
 def model_for(taxonomy: Taxonomy, choice: str = "") -> TopicModel | None:

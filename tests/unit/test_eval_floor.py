@@ -24,8 +24,8 @@ from monitor.tagging.tagged_article import tag_analyzed
 from monitor.tagging.tagger import Tagger
 from monitor.tagging.taxonomy import load_taxonomy
 
-PRECISION_FLOOR = 0.88
-F1_FLOOR = {"air_defence": 0.92, "ceasefire": 0.82, "coalition": 0.70}
+PRECISION_FLOOR = {"air_defence": 0.90, "ceasefire": 0.87, "coalition": 0.85}
+F1_FLOOR = {"air_defence": 0.92, "ceasefire": 0.87, "coalition": 0.75}
 
 GOLD = {"a": frozenset({"x"}), "b": frozenset({"x", "y"}), "c": frozenset(), "d": frozenset({"y"})}
 PREDICTED = {"a": frozenset({"x"}), "b": frozenset({"y"}), "c": frozenset({"x"})}
@@ -74,5 +74,5 @@ def test_validation_floor() -> None:
         for article_id, a in analysed.items()
     }
     for score in score_topics(gold, predicted, taxonomy.names):
-        assert score.precision >= PRECISION_FLOOR, score
+        assert score.precision >= PRECISION_FLOOR[score.topic], score
         assert score.f1 >= F1_FLOOR[score.topic], score

@@ -13,6 +13,8 @@ from agents.settings import SettingsError, load_settings
 from monitor.errors import TopicModelError
 from monitor.tagging.model import (
     DEFAULT_MODEL,
+    FEATURE_VERSION,
+    FORMAT,
     TopicClassifier,
     TopicModel,
     article_features,
@@ -110,7 +112,7 @@ def test_the_model_file_round_trips_and_refuses_strangers(tmp_path: Path) -> Non
     with pytest.raises(TopicModelError, match="run `make train`"):
         model_from_json(wrong, "m.json")
     with pytest.raises(TopicModelError, match="not a topic model"):
-        model_from_json({"format": 1, "features": 1}, "m.json")
+        model_from_json({"format": FORMAT, "features": FEATURE_VERSION}, "m.json")
     garbage = tmp_path / "m.json"
     garbage.write_text("{", encoding="utf-8")
     with pytest.raises(TopicModelError, match=r"m\.json"):
@@ -139,6 +141,10 @@ def test_a_missing_model_file_stops_start_up_with_the_variables_name() -> None:
 def test_the_shipped_model_fits_the_shipped_taxonomy(taxonomy: Taxonomy) -> None:
     model = load_topic_model(DEFAULT_MODEL)
     assert model.applies_to(taxonomy)
+    assert model.space is not None
+    dimensions = {f"d:{k}" for k in range(model.space.dimensions)}
+    for c in model.topics.values():  # a weight under 0.001 is pruned: most, not all
+        assert len(dimensions & set(c.weights)) > 0.9 * len(dimensions)
     assert set(model.topics) == set(taxonomy.names)
     for c in model.topics.values():
         assert 0.0 < c.threshold < 1.0
@@ -181,8 +187,12 @@ def test_the_serving_path_gives_the_very_confidence_of_the_training_features(
         analyzed = blank.analyze_one(article)
         candidates = Tagger(taxonomy).candidates(analyzed)
         assert candidates, article.title
-        named = features(analyzed, candidates, taxonomy)
-        looked_up = article_features(analyzed, candidates, taxonomy)
+        named = features(analyzed, candidates, taxonomy, shipped.space)
+        looked_up = article_features(analyzed, candidates, taxonomy, shipped.space)
+        assert any(name.startswith("d:") for name in named)  # the document space is read
         for topic in (*shipped.topics.values(), own):
             assert topic.confidence_of(looked_up) == topic.confidence(named)
+        decided = {t.name: t.confidence for t in shipped.decide(analyzed, candidates, taxonomy)}
+        for name, confidence in decided.items():
+            assert confidence == round(shipped.topics[name].confidence(named), 4)
     assert own.confidence(features(blank.analyze_one(articles[1]), (), taxonomy)) != 0.5
