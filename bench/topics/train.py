@@ -2,7 +2,9 @@
 
 Usage: ``.venv/bin/python -m bench.topics.train [--out monitor/data/topic_model.json]``
 
-Per topic, over the train articles the taxonomy makes candidates for it (any evidence):
+First the document space (:mod:`monitor.tagging.space`), from the corpus's articles outside
+the test split, without labels; it is written beside the model (``topic_model.space.npz``).
+Then, per topic, over the train articles the taxonomy makes candidates for it (any evidence):
 
 1. a logistic regression over :func:`monitor.tagging.model.features` seen in at least three
    train candidates (scikit-learn, L2, the regularisation chosen by log-loss on

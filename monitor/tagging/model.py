@@ -2,15 +2,18 @@
 
 Stage one, the taxonomy (:mod:`monitor.tagging.tagger`), finds every topic with counted evidence
 in an article: the *candidates*. Stage two scores each candidate with that topic's linear
-model over the article's words and the taxonomy's evidence, turns the score into a
+model over the article's words, its place in the document space
+(:mod:`monitor.tagging.space`) and the taxonomy's evidence, turns the score into a
 probability with the topic's Platt calibration (fitted with the labelled set's population
 weights, so it is a probability at the stream's prevalence, not at the labelled set's) and
-keeps the topic when the probability reaches the topic's threshold, chosen on validation
-for precision of at least 0.90.
+keeps the topic when the probability reaches the topic's threshold, chosen on held-out
+scores for precision of at least 0.90.
 
 The model is a JSON file (``monitor/data/topic_model.json``, made by ``make train`` from
-``tests/data``). :func:`features` is the one featuriser training and serving share, so a
-backtest and the stream score the same numbers. A model is bound to the taxonomy it was
+``tests/data`` and the corpus) that names its document space, a file beside it, by digest.
+:func:`features` is the one featuriser training and evaluation share, and
+:func:`article_features` the stream's form of it, which gives the very same confidences, so
+a backtest and the stream score the same numbers. A model is bound to the taxonomy it was
 trained with (:func:`taxonomy_fingerprint`); with any other taxonomy it is not applied.
 """
 
