@@ -179,7 +179,8 @@ def document_space(corpus: Path, labelled: Sequence[Item]) -> DocumentSpace:
     """The document space, fitted on the corpus's articles outside the test split.
 
     No label is read: the space is learnt from which words occur together. The test
-    split's articles are left out all the same, so that nothing of theirs shapes the model."""
+    split's articles are left out all the same, so that nothing of theirs shapes the model
+    (unlabelled corpus copies of a test story are not known as such, and stay in)."""
     test = {i.id for i in labelled if i.split == "test"}
     with gzip.open(corpus, "rt", encoding="utf-8") as lines:
         texts = [document_text(a.title, a.body) for a in corpus_articles(lines) if a.id not in test]
