@@ -104,7 +104,8 @@ def _evidence_features(
     for candidate in candidates:
         tag = candidate.tag
         name = tag.name
-        found[f"x:{name}:score"] = math.log1p(tag.score)
+        # Signed: counter-signs may outweigh a candidate's evidence (score <= 0).
+        found[f"x:{name}:score"] = math.copysign(math.log1p(abs(tag.score)), tag.score)
         found[f"x:{name}:passed"] = float(candidate.passed)
         found[f"x:{name}:terms"] = math.log1p(len({e.term for e in tag.evidence}))
         if any(e.field == "title" for e in tag.evidence):

@@ -101,7 +101,10 @@ class Tagger:
         return tuple(c.tag for c in found if c.passed)
 
     def candidates(self, analyzed: Analyzed) -> tuple[TopicCandidate, ...]:
-        """Every topic with counted evidence in an article, in taxonomy order."""
+        """Every topic with counted evidence in an article, in taxonomy order.
+
+        A topic whose counter-signs (negative near items) outweigh its evidence stays a
+        candidate, with a score of zero or less: it does not pass, the model decides."""
         by_topic: dict[int, list[_FieldHits]] = defaultdict(list)
         for field in analyzed.fields:
             groups: dict[int, _FieldHits] = {}
@@ -199,8 +202,8 @@ class Tagger:
                             (snippet.start, snippet.end),
                         )
                     )
-        if score <= 0:
-            return None
+        if not contributors:
+            return None  # no evidence for the topic (counter-signs alone are none)
         evidence.sort(key=lambda e: (e.field != "title", e.start))
         passed = score >= topic.threshold and contributors >= topic.min_terms
         return TopicCandidate(TopicTag(topic.name, round(score, 3), tuple(evidence)), passed)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
+from monitor.tagging.model import features
 from monitor.tagging.tagged_article import tag_analyzed
 from monitor.tagging.tagger import Tagger
 from monitor.tagging.tags import TopicTag
@@ -176,3 +178,21 @@ def test_seed_article_entities_with_ner() -> None:
     assert {"Emmanuel Macron", "Keir Starmer", "Volodymyr Zelenskyy", "Donald Trump"} <= canonical
     # Places the alias table does not list: only the trained NER finds them.
     assert {"Rome", "Moscow", "London"} <= canonical
+
+
+def test_evidence_outweighed_by_counter_signs_stays_a_candidate(
+    blank: Pipeline, small: Tagger
+) -> None:
+    text = PAD + "The coalition met. The coalition government fell. The coalition government quit."
+    analyzed = blank.analyze_one(Article("t", "", text))
+    [found] = small.candidates(analyzed)
+    assert found.tag.name == "coalition"
+    assert found.tag.score == -2.0
+    assert not found.passed
+    assert [e.term for e in found.tag.evidence] == ["coalition"]
+    assert "coalition" not in tags(blank, small, text)
+    # The model reads the score signed (log1p of a score below -1 has no value).
+    assert features(analyzed, (found,), small.taxonomy, None)["x:coalition:score"] == -math.log1p(2)
+    # Counter-signs alone are no evidence.
+    negative = blank.analyze_one(Article("t", "", PAD + "The coalition government met."))
+    assert small.candidates(negative) == ()
