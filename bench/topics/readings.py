@@ -3,6 +3,7 @@
 Usage::
 
     python -m bench.topics.readings collect LABEL_DIR     # reader files -> topics_readings.jsonl
+    python -m bench.topics.readings add LABEL_DIR         # a later round's files, appended
     python -m bench.topics.readings next OUT_DIR --round N  # who reads what next (ids, readers)
     python -m bench.topics.readings build                  # readings + draw -> topics_labels.jsonl
     python -m bench.topics.readings kappa                   # Cohen's kappa per topic
@@ -10,7 +11,9 @@ Usage::
 Every article is read once; a drawn subset and every article a reader called a hard call are
 read a second time by another reader; where two readings disagree on a topic a third reader
 decides by majority. An article still debatable after the third reading (the third reader
-calls it a hard call) is kept, marked ``debatable``, and left out of every score.
+calls it a hard call) is kept, marked ``debatable``, and left out of every score. A
+re-reading round (:data:`REREAD_ROUND`: two fresh readers for chosen train and validation
+articles) decides by the majority of all of an article's readings, a tie leaving it debatable.
 Labels come only from the readers' files: nothing here looks at an article's text.
 """
 
@@ -33,6 +36,9 @@ LABELS = DATA / "topics_labels.jsonl"
 DRAW = DATA / "topics_draw.jsonl"
 TOPICS = ("air_defence", "ceasefire", "coalition")
 _BATCH = re.compile(r"^(r\d+)_(?:x(\d+)_)?b\d+$")
+#: Round 4 (2026-12-08): the debatable articles of train and validation and those where
+#: coalition was a hard call or disputed, read again by two readers new to them.
+REREAD_ROUND = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +133,14 @@ class Decision:
 
 
 def decide(rs: Sequence[Reading]) -> Decision:
-    """Majority per topic over the readings; debatable when a dispute's decider was unsure."""
+    """Majority per topic over the readings; debatable when a dispute's decider was unsure,
+    or, after a re-reading, when the readings tie on a topic."""
+    if any(r.round >= REREAD_ROUND for r in rs):
+        votes = [sum(t in r.labels for r in rs) * 2 for t in TOPICS]
+        labels = frozenset(t for t, v in zip(TOPICS, votes, strict=True) if v > len(rs))
+        agreeing = [r for r in rs if r.labels == labels and r.note]
+        note = (agreeing or [r for r in rs if r.note] or [rs[0]])[0].note
+        return Decision(labels, len(rs) in votes, note, len(rs))
     if len(rs) >= 3 or (len(rs) == 2 and not disputed(rs[0], rs[1])):
         labels = frozenset(t for t in TOPICS if sum(t in r.labels for r in rs) * 2 > len(rs))
     else:
@@ -154,10 +167,16 @@ def cohen_kappa(pairs: Sequence[tuple[bool, bool]]) -> float:
 
 def kappa_table(grouped: Mapping[str, list[Reading]]) -> dict[str, dict[str, dict[str, float]]]:
     """Per topic, kappa of the first two readings: over the drawn double sample (both in
-    round one) and over every article read twice or more (hard calls included)."""
+    round one) and over every article read twice or more (hard calls included); and of the
+    two readings of the re-reading round over the articles it read."""
     groups = {
         "double_sample": [rs[:2] for rs in grouped.values() if [r.round for r in rs[:2]] == [1, 1]],
         "all_double_read": [rs[:2] for rs in grouped.values() if len(rs) >= 2],
+        "reread": [
+            [r for r in rs if r.round == REREAD_ROUND][:2]
+            for rs in grouped.values()
+            if sum(r.round == REREAD_ROUND for r in rs) >= 2
+        ],
     }
     table: dict[str, dict[str, dict[str, float]]] = {}
     for name, doubles in groups.items():
@@ -178,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect")
     c.add_argument("label_dir", type=Path)
+    a = sub.add_parser("add")
+    a.add_argument("label_dir", type=Path)
     n = sub.add_parser("next")
     n.add_argument("out", type=Path)
     n.add_argument("--readers", default="r0,r1,r2,r3,r4,r5,r6,r7")
@@ -189,6 +210,14 @@ def main(argv: list[str] | None = None) -> int:
             for r in sorted(readings, key=lambda r: (r.id, r.round, r.reader)):
                 out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
         print(f"{len(readings)} readings of {len({r.id for r in readings})} articles -> {READINGS}")
+    elif args.command == "add":
+        known = load_readings()
+        seen = {(r.id, r.reader, r.round) for r in known}
+        added = [r for r in collect(args.label_dir) if (r.id, r.reader, r.round) not in seen]
+        with READINGS.open("w", encoding="utf-8") as out:
+            for r in sorted(known + added, key=lambda r: (r.id, r.round, r.reader)):
+                out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+        print(f"{len(added)} readings added -> {READINGS} ({len(known) + len(added)} in all)")
     elif args.command == "next":
         wanted = next_readings(by_article(load_readings()), args.readers.split(","))
         args.out.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")

@@ -25,7 +25,10 @@ from monitor.tagging.tagger import Tagger
 from monitor.tagging.taxonomy import load_taxonomy
 
 PRECISION_FLOOR = {"air_defence": 0.90, "ceasefire": 0.87, "coalition": 0.85}
-F1_FLOOR = {"air_defence": 0.92, "ceasefire": 0.87, "coalition": 0.75}
+# Coalition's F1 floor is lower since the re-reading of 2026-12-08: the 18 validation articles
+# it decided (debatable before, left out), hard coalition calls most of them, are scored now
+# (0.773 -> 0.682).
+F1_FLOOR = {"air_defence": 0.92, "ceasefire": 0.87, "coalition": 0.66}
 
 GOLD = {"a": frozenset({"x"}), "b": frozenset({"x", "y"}), "c": frozenset(), "d": frozenset({"y"})}
 PREDICTED = {"a": frozenset({"x"}), "b": frozenset({"y"}), "c": frozenset({"x"})}

@@ -12,7 +12,14 @@ import pytest
 
 from bench.topics.build import story_groups
 from bench.topics.data import CELLS, CORPUS, LABELS, TOPICS
-from bench.topics.readings import by_article, decide, kappa_table, load_readings
+from bench.topics.readings import (
+    REREAD_ROUND,
+    Reading,
+    by_article,
+    decide,
+    kappa_table,
+    load_readings,
+)
 
 QUERIES = Path(__file__).resolve().parents[1] / "data" / "pool_queries.json"
 #: sha256 of the sorted test-split ids, newline-joined: the split as it was frozen.
@@ -65,6 +72,43 @@ def test_double_readings_cover_300_drawn_articles_and_every_hard_call() -> None:
     for readings in grouped.values():
         if readings[0].hard:
             assert len(readings) >= 2, readings[0].id
+
+
+def test_a_rereading_reads_train_and_validation_only_by_two_new_readers(
+    labelled: list[dict[str, Any]],
+) -> None:
+    split = {r["id"]: r["split"] for r in labelled}
+    reread = 0
+    for article_id, readings in by_article(load_readings()).items():
+        later = [r for r in readings if r.round == REREAD_ROUND]
+        if not later:
+            continue
+        reread += 1
+        assert split[article_id] != "test", article_id
+        earlier = {r.reader for r in readings if r.round < REREAD_ROUND}
+        assert len({r.reader for r in later}) == len(later) == 2, article_id
+        assert not earlier & {r.reader for r in later}, article_id
+    assert reread >= 150
+
+
+def _reading(reader: str, round_: int, *labels: str, note: str = "") -> Reading:
+    return Reading("a", reader, round_, frozenset(labels), note)
+
+
+def test_after_a_rereading_the_majority_of_all_readings_decides() -> None:
+    first, second = _reading("r1", 1, "coalition"), _reading("r2", 2, note="Hard call: no")
+    third = _reading("r3", 3, "coalition", note="Hard call: allies meet")
+    assert decide([first, second, third]).debatable  # the decider was unsure
+    again = [_reading("r16", REREAD_ROUND, "coalition"), _reading("r17", REREAD_ROUND)]
+    decided = decide([first, second, third, *again])
+    assert decided.labels == {"coalition"}
+    assert not decided.debatable
+    assert decided.readers == 5
+    # Two agreeing readings and two new ones against them: a tie, still debatable.
+    agreed = [_reading("r1", 1, "ceasefire"), _reading("r2", 1, "ceasefire")]
+    tied = decide([*agreed, _reading("r16", REREAD_ROUND), _reading("r17", REREAD_ROUND)])
+    assert tied.debatable
+    assert tied.labels == frozenset()
 
 
 def test_no_story_spans_two_splits(labelled: list[dict[str, Any]]) -> None:
