@@ -68,7 +68,9 @@ class DocumentSpace:
         if self.idf.shape != (len(self.vocabulary),):
             raise TopicModelError("document space: idf and vocabulary disagree")
         object.__setattr__(self, "index", {w: k for k, w in enumerate(self.vocabulary)})
-        object.__setattr__(self, "by_word", np.ascontiguousarray(self.components.T))
+        by_word = np.ascontiguousarray(self.components.T)
+        object.__setattr__(self, "by_word", by_word)
+        object.__setattr__(self, "components", by_word.T)  # a view: the numbers held once
         h = hashlib.sha256("\n".join(self.vocabulary).encode())
         h.update(self.idf.astype(np.float32).tobytes())
         h.update(self.components.astype(np.float16).tobytes())

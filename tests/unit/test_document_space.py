@@ -106,3 +106,15 @@ def test_a_model_file_names_its_space_beside_it(space: DocumentSpace, tmp_path: 
     path.write_text(json.dumps(model.to_json("../m.space.npz")), encoding="utf-8")
     with pytest.raises(TopicModelError, match="not a file name"):
         load_topic_model(path)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_projection_is_held_once_whatever_its_memory_order(order: str) -> None:
+    rng = np.random.default_rng(0)
+    components = np.asarray(rng.random((4, 6)), order=order)
+    space = DocumentSpace.stored(tuple("abcdef"), np.ones(6), components)
+    assert np.shares_memory(space.components, space.by_word)
+    assert np.array_equal(space.components, components.astype(np.float16))
+    again = DocumentSpace.from_bytes(space.to_bytes())
+    assert again == space
+    assert np.shares_memory(again.components, again.by_word)
