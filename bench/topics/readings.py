@@ -135,22 +135,20 @@ class Decision:
 def decide(rs: Sequence[Reading]) -> Decision:
     """Majority per topic over the readings; debatable when a dispute's decider was unsure,
     or, after a re-reading, when the readings tie on a topic."""
+    votes = {t: sum(t in r.labels for r in rs) for t in TOPICS}
+    majority = frozenset(t for t, v in votes.items() if v * 2 > len(rs))
     if any(r.round >= REREAD_ROUND for r in rs):
-        votes = [sum(t in r.labels for r in rs) * 2 for t in TOPICS]
-        labels = frozenset(t for t, v in zip(TOPICS, votes, strict=True) if v > len(rs))
-        agreeing = [r for r in rs if r.labels == labels and r.note]
-        note = (agreeing or [r for r in rs if r.note] or [rs[0]])[0].note
-        return Decision(labels, len(rs) in votes, note, len(rs))
-    if len(rs) >= 3 or (len(rs) == 2 and not disputed(rs[0], rs[1])):
-        labels = frozenset(t for t in TOPICS if sum(t in r.labels for r in rs) * 2 > len(rs))
+        labels = majority
+        debatable = any(v * 2 == len(rs) for v in votes.values())
     else:
-        labels = rs[0].labels
-    unsettled = len(rs) == 2 and disputed(rs[0], rs[1])
-    unsure_decider = len(rs) >= 3 and rs[2].hard
-    lone_hard_call = len(rs) == 1 and rs[0].hard
+        unsettled = len(rs) == 2 and disputed(rs[0], rs[1])
+        labels = rs[0].labels if len(rs) == 1 or unsettled else majority
+        unsure_decider = len(rs) >= 3 and rs[2].hard
+        lone_hard_call = len(rs) == 1 and rs[0].hard
+        debatable = unsettled or unsure_decider or lone_hard_call
     agreeing = [r for r in rs if r.labels == labels and r.note]
     note = (agreeing or [r for r in rs if r.note] or [rs[0]])[0].note
-    return Decision(labels, unsettled or unsure_decider or lone_hard_call, note, len(rs))
+    return Decision(labels, debatable, note, len(rs))
 
 
 def cohen_kappa(pairs: Sequence[tuple[bool, bool]]) -> float:
@@ -192,6 +190,12 @@ def kappa_table(grouped: Mapping[str, list[Reading]]) -> dict[str, dict[str, dic
     return table
 
 
+def _write_readings(readings: Iterable[Reading]) -> None:
+    with READINGS.open("w", encoding="utf-8") as out:
+        for r in sorted(readings, key=lambda r: (r.id, r.round, r.reader)):
+            out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,17 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "collect":
         readings = collect(args.label_dir)
-        with READINGS.open("w", encoding="utf-8") as out:
-            for r in sorted(readings, key=lambda r: (r.id, r.round, r.reader)):
-                out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+        _write_readings(readings)
         print(f"{len(readings)} readings of {len({r.id for r in readings})} articles -> {READINGS}")
     elif args.command == "add":
         known = load_readings()
         seen = {(r.id, r.reader, r.round) for r in known}
         added = [r for r in collect(args.label_dir) if (r.id, r.reader, r.round) not in seen]
-        with READINGS.open("w", encoding="utf-8") as out:
-            for r in sorted(known + added, key=lambda r: (r.id, r.round, r.reader)):
-                out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+        _write_readings(known + added)
         print(f"{len(added)} readings added -> {READINGS} ({len(known) + len(added)} in all)")
     elif args.command == "next":
         wanted = next_readings(by_article(load_readings()), args.readers.split(","))
